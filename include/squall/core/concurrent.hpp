@@ -362,6 +362,37 @@ Future<T> make_exceptional_future(std::exception_ptr error) {
   return future;
 }
 
+/// Copies the outcome of `from` (result, exception or cancellation) into `to` once `from` is
+/// done, unless `to` is done by then (Tornado's `chain_future`). A result is copied when T is
+/// copyable, else moved.
+template <class T>
+void chain_future(const Future<T>& from, const Future<T>& to);
+
+namespace detail {
+/// Copies the outcome of the done Future `from` into the pending Future `to`.
+template <class T>
+void copy_outcome(const Future<T>& from, const Future<T>& to) {
+  if (from.cancelled()) {
+    to.cancel();
+  } else if (auto error = from.exception()) {
+    to.set_exception(error);
+  } else if constexpr (std::is_void_v<T>) {
+    to.set_result();
+  } else if constexpr (std::is_copy_constructible_v<T>) {
+    to.set_result(from.result());
+  } else {
+    to.set_result(std::move(from.result()));
+  }
+}
+}  // namespace detail
+
+template <class T>
+void chain_future(const Future<T>& from, const Future<T>& to) {
+  from.add_done_callback([to](const Future<T>& done) {
+    if (!to.done()) detail::copy_outcome(done, to);
+  });
+}
+
 /// The Future type a callable returns when it returns one, or `void`.
 template <class R>
 struct is_future : std::false_type {};

@@ -41,6 +41,21 @@ void log_callback_future(const Future<T>& future, const std::type_info& callback
 }
 }  // namespace detail
 
+/// When a wait gives up: a point on the loop's clock, or a delay from now (Tornado's "deadline
+/// or timedelta"). Converts implicitly from both, so `wait(std::chrono::seconds(1))` reads well.
+class Deadline {
+ public:
+  Deadline(std::chrono::steady_clock::time_point when) noexcept : when_(when) {}  // NOLINT
+  template <class Rep, class Period>
+  Deadline(std::chrono::duration<Rep, Period> delay)  // NOLINT(google-explicit-constructor)
+      : when_(std::chrono::steady_clock::now() +
+              std::chrono::ceil<std::chrono::steady_clock::duration>(delay)) {}
+  std::chrono::steady_clock::time_point when() const noexcept { return when_; }
+
+ private:
+  std::chrono::steady_clock::time_point when_;
+};
+
 /// Names a pending timeout; returned by `call_later`, `call_at` and `add_timeout`, taken by
 /// `remove_timeout`. A default-constructed handle names nothing.
 class TimeoutHandle {
