@@ -1,6 +1,8 @@
 #pragma once
 // The loop's timers: a 4-ary min-heap of 16-byte entries ordered by (deadline, insertion order),
-// over a slab of callback slots kept in fixed-size chunks (growing never moves a callback).
+// over a slab of callback slots kept in fixed-size chunks (growing never moves a callback). The
+// heap's array is cache-line aligned and shifted so the four children of a node share one line:
+// a pop costs one cache miss per level.
 // Cancelling is O(1): the slot's callback is dropped and its heap entry is skipped when it reaches
 // the top; when cancelled entries outnumber live ones, the heap is rebuilt without them.
 
@@ -33,7 +35,8 @@ class TimerQueue {
   bool pop_due(std::int64_t now, Callback& out) noexcept;
   /// Drops every timer without running it.
   void clear() noexcept;
-  std::size_t size() const noexcept { return heap_.size() - cancelled_; }
+  std::size_t size() const noexcept { return size_ - cancelled_; }
+  ~TimerQueue();
 
  private:
   static constexpr std::uint32_t kChunkBits = 12;
@@ -61,12 +64,19 @@ class TimerQueue {
   }
   std::uint32_t allocate_slot();
   void free_slot(std::uint32_t index) noexcept;
+  Entry& at(std::size_t index) noexcept { return heap_[index + kShift]; }
+  void push_entry(const Entry& entry);
   void sift_up(std::size_t index) noexcept;
   void pop_top() noexcept;
   void drop_cancelled_top() noexcept;
   void compact() noexcept;
 
-  std::vector<Entry> heap_;
+  // Entry i lives at heap_[i + kShift]: with 64-byte lines, children 4i+1..4i+4 share a line.
+  static constexpr std::size_t kShift = 3;
+  static constexpr std::size_t kArity = 4;
+  Entry* heap_ = nullptr;  // 64-byte aligned, capacity_ + kShift entries
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
   std::vector<std::unique_ptr<Slot[]>> chunks_;
   std::uint32_t slot_count_ = 0;
   std::uint32_t free_head_ = kNoSlot;

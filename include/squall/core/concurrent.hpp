@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "squall/core/detail/small_alloc.hpp"
 #include "squall/core/detail/unique_function.hpp"
 #include "squall/util/error.hpp"
 
@@ -51,6 +52,11 @@ class FutureStateBase {
 
   bool done() const noexcept { return status_ != Status::kPending; }
   Status status() const noexcept { return status_; }
+
+  static void* operator new(std::size_t size) { return small_allocate(size); }
+  static void operator delete(void* block, std::size_t size) noexcept {
+    small_deallocate(block, size);
+  }
 
   /// Queues `cb` on the loop once this is done (at once if it already is). While the callback is
   /// queued the state is kept alive, so the callback may refer to it by raw pointer.
@@ -205,6 +211,12 @@ class PromiseBase : public CoroutineLink {
 
   EagerStart initial_suspend() noexcept { return EagerStart{this}; }
   std::suspend_never final_suspend() noexcept { return {}; }
+
+  // Coroutine frames come from the per-thread block cache too.
+  static void* operator new(std::size_t size) { return small_allocate(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept {
+    small_deallocate(frame, size);
+  }
 
  protected:
   /// Registers the coroutine with the calling thread's current loop.
