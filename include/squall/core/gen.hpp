@@ -43,9 +43,9 @@ inline constexpr Moment moment{};
 
 namespace detail {
 
+using squall::detail::copy_outcome;
 using squall::detail::FutureAccess;
 using squall::detail::FutureStateBase;
-using squall::detail::copy_outcome;
 
 /// A counted reference to a Future's state, whatever its value type.
 class StateRef {
@@ -104,8 +104,7 @@ Future<Result> multi_map(Map futures) {
 /// Waits for every Future of `futures` and gives their results in order. When any failed, the
 /// first failure (in list order) is raised once all are done, and later ones are logged.
 template <class T>
-  requires(!std::is_void_v<T>)
-Future<std::vector<T>> multi(std::vector<Future<T>> futures) {
+requires(!std::is_void_v<T>) Future<std::vector<T>> multi(std::vector<Future<T>> futures) {
   std::vector<detail::StateRef> states;
   states.reserve(futures.size());
   for (const auto& future : futures) states.push_back(detail::ref_of(future));
@@ -133,7 +132,10 @@ Future<std::unordered_map<K, T>> multi(std::unordered_map<K, Future<T>, H, E, A>
 template <class T1, class T2, class... Ts>
 Future<std::tuple<detail::ValueOf<T1>, detail::ValueOf<T2>, detail::ValueOf<Ts>...>> multi(
     Future<T1> f1, Future<T2> f2, Future<Ts>... rest) {
-  co_await detail::wait_all({detail::ref_of(f1), detail::ref_of(f2), detail::ref_of(rest)...});
+  // Built before the co_await: GCC 12 rejects a braced list inside a co_await expression.
+  std::vector<detail::StateRef> states{detail::ref_of(f1), detail::ref_of(f2),
+                                       detail::ref_of(rest)...};
+  co_await detail::wait_all(std::move(states));
   co_return std::tuple<detail::ValueOf<T1>, detail::ValueOf<T2>, detail::ValueOf<Ts>...>(
       detail::take_value(f1), detail::take_value(f2), detail::take_value(rest)...);
 }
@@ -210,13 +212,15 @@ class Reject {
 
 template <class T, class F>
 Future<T> from_callback(F&& fn) {
+  // Our own reference keeps the Future pending while `fn` runs, so an exception from `fn` is
+  // what the Future reports, not the callbacks' destruction during unwinding.
   auto token = std::make_shared<detail::CallbackToken<T>>();
   Future<T> future = token->future;
   try {
     if constexpr (std::is_invocable_v<F&, detail::Resolve<T>, detail::Reject<T>>) {
       fn(detail::Resolve<T>(token), detail::Reject<T>(token));
     } else {
-      fn(detail::Resolve<T>(std::move(token)));
+      fn(detail::Resolve<T>(token));
     }
   } catch (...) {
     if (!future.done()) future.set_exception(std::current_exception());
