@@ -26,7 +26,7 @@ FutureStateBase::~FutureStateBase() {
   delete more_waiters_;
 }
 
-void FutureStateBase::add_waiter(Callback cb) {
+void FutureStateBase::add_waiter(Callback&& cb) {
   if (done()) {
     add_ref();
     schedule_waiter(std::move(cb), this);
@@ -143,7 +143,7 @@ bool stack_has_room() noexcept {
   return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) > tls_stack_limit;
 }
 
-void schedule_on_current_loop(Callback cb) {
+void schedule_on_current_loop(Callback&& cb) {
   schedule_waiter(std::move(cb), nullptr);
 }
 

@@ -23,9 +23,37 @@ namespace detail {
 namespace {
 
 thread_local IOLoop* tls_current = nullptr;
-thread_local std::unique_ptr<IOLoop> tls_implicit;
+thread_local bool tls_exiting = false;  // the thread's implicit loop is gone: create none again
 
-constexpr std::size_t kReadyBudget = 1024;  // callbacks run between two polls at most
+/// The loop `IOLoop::current()` creates for a thread that has none, destroyed at thread exit.
+struct ImplicitLoop {
+  std::unique_ptr<IOLoop> loop;
+  ~ImplicitLoop() {
+    loop.reset();
+    tls_exiting = true;
+  }
+};
+thread_local ImplicitLoop tls_implicit;
+
+// While callbacks keep coming, I/O is polled (without blocking) after this many callbacks, or
+// once the coarse clock has moved (every few milliseconds), whichever is first.
+constexpr std::size_t kCallbacksPerPoll = 512;
+
+std::int64_t coarse_now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+/// How far the coarse clock may lag the precise one (CLOCK_MONOTONIC, steady_clock's clock).
+std::int64_t coarse_lag_ns() noexcept {
+  static const std::int64_t lag = [] {
+    timespec res;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return std::int64_t{10'000'000};
+    return std::int64_t{res.tv_sec} * 1'000'000'000 + res.tv_nsec;
+  }();
+  return lag;
+}
 constexpr int kMaxEvents = 256;
 
 std::int64_t to_ns(IOLoop::time_point t) noexcept {
@@ -33,7 +61,8 @@ std::int64_t to_ns(IOLoop::time_point t) noexcept {
 }
 
 [[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
+  // A squall::Error, as the API documents, with the system's message.
+  throw Error(std::string(what) + ": " + std::generic_category().message(errno));
 }
 
 std::uint32_t to_epoll(std::uint32_t events) noexcept {
@@ -53,7 +82,13 @@ std::uint32_t from_epoll(std::uint32_t events) noexcept {
 
 }  // namespace
 
-void schedule_waiter(Callback cb, FutureStateBase* keepalive) noexcept {
+void schedule_waiter(Callback&& cb, FutureStateBase* keepalive) noexcept {
+  if (!tls_current && tls_exiting) {
+    // A Future settled while the thread exits, after its loop is gone: nothing can run it.
+    cb.reset();
+    if (keepalive) keepalive->release();
+    return;
+  }
   IOLoop::current().impl().schedule(std::move(cb), keepalive);
 }
 
@@ -144,16 +179,16 @@ void LoopImpl::check_open(const char* operation) const {
   if (closed_) throw InvalidStateError(std::string(operation) + "() on a closed IOLoop");
 }
 
-void LoopImpl::schedule(Callback cb, FutureStateBase* keepalive) noexcept {
+void LoopImpl::schedule(Callback&& cb, FutureStateBase* keepalive) noexcept {
   if (closing_) {
     cb.reset();
     if (keepalive) keepalive->release();
     return;
   }
-  ready_.push_back(Ready{std::move(cb), keepalive});
+  ready_.emplace_back(std::move(cb), keepalive);
 }
 
-void LoopImpl::add_callback(Callback cb, const char* operation) {
+void LoopImpl::add_callback(Callback&& cb, const char* operation) {
   if (tls_current == &owner_) {
     check_open(operation);
     schedule(std::move(cb));
@@ -163,9 +198,10 @@ void LoopImpl::add_callback(Callback cb, const char* operation) {
   }
 }
 
-TimeoutHandle LoopImpl::add_timer(IOLoop::time_point when, Callback cb) {
+TimeoutHandle LoopImpl::add_timer(IOLoop::time_point when, Callback&& cb) {
   check_open("call_at");
   if (closing_) return {};
+  if (timers_.empty()) timers_.observe(to_ns(IOLoop::clock::now()));
   auto handle = timers_.add(to_ns(when), std::move(cb));
   return TimeoutHandle(handle.slot, handle.generation);
 }
@@ -330,7 +366,11 @@ void LoopImpl::poll(int timeout_ms) {
   }
 }
 
-void LoopImpl::run_timers() {
+void LoopImpl::run_timers(std::int64_t coarse_now) {
+  std::int64_t next;
+  if (!timers_.next_deadline(next)) return;
+  // The coarse clock is nearly free to read; the precise one only when a timer may be due.
+  if (next > coarse_now + coarse_lag_ns()) return;
   const std::int64_t now = to_ns(IOLoop::clock::now());
   Callback cb;
   while (timers_.pop_due(now, cb)) {
@@ -340,7 +380,11 @@ void LoopImpl::run_timers() {
 }
 
 void LoopImpl::run_ready() {
-  for (std::size_t budget = kReadyBudget; budget > 0 && !ready_.empty() && !stopping_; --budget) {
+  // Only what was ready when the pass began: a callback queued now (a coroutine yielding with
+  // gen::moment, a callback rescheduling itself) waits for the timers and I/O of the next pass.
+  std::size_t count = ready_.size();
+  callbacks_since_poll_ += count;
+  for (; count > 0 && !stopping_; --count) {
     Ready item = ready_.pop_front();
     run_guarded(item.callback, [&] { return item.callback.describe(); });
     item.callback.reset();
@@ -348,9 +392,25 @@ void LoopImpl::run_ready() {
   }
 }
 
+void LoopImpl::drop_ready() noexcept {
+  while (!ready_.empty()) {
+    Ready item = ready_.pop_front();
+    item.callback.reset();
+    if (item.keepalive) item.keepalive->release();
+  }
+}
+
 void LoopImpl::run_once() {
-  poll(poll_timeout_ms());
-  run_timers();
+  std::int64_t coarse_now = coarse_now_ns();
+  if (ready_.empty() || stopping_) {
+    poll(poll_timeout_ms());  // waits for I/O or the next timer
+    coarse_now = coarse_now_ns();
+    mark_polled(coarse_now);
+  } else if (callbacks_since_poll_ >= kCallbacksPerPoll || coarse_now != last_poll_coarse_) {
+    poll(0);  // callbacks are waiting: look at I/O without blocking, now and then
+    mark_polled(coarse_now);
+  }
+  run_timers(coarse_now);
   run_ready();
 }
 
@@ -391,7 +451,7 @@ void LoopImpl::close(bool all_fds) {
   std::vector<Callback> late = remote_->close();
   late.clear();
   event_fd_ = -1;  // closed by the remote queue
-  ready_.clear();
+  drop_ready();
   timers_.clear();
   for (std::size_t fd = 0; fd < fds_.size(); ++fd) {
     FdEntry& entry = fds_[fd];
@@ -402,7 +462,7 @@ void LoopImpl::close(bool all_fds) {
   }
   fds_.clear();
   coroutines_.destroy_all();
-  ready_.clear();  // what destroyed coroutines' destructors queued
+  drop_ready();  // what destroyed coroutines' destructors queued
   timers_.clear();
   if (signal_fd_ >= 0) {
     pthread_sigmask(SIG_UNBLOCK, &signal_mask_, nullptr);
@@ -429,8 +489,9 @@ IOLoop::~IOLoop() {
 
 IOLoop& IOLoop::current() {
   if (!detail::tls_current) {
-    detail::tls_implicit = std::make_unique<IOLoop>();
-    detail::tls_current = detail::tls_implicit.get();
+    if (detail::tls_exiting) throw InvalidStateError("IOLoop::current() while the thread exits");
+    detail::tls_implicit.loop = std::make_unique<IOLoop>();
+    detail::tls_current = detail::tls_implicit.loop.get();
   }
   return *detail::tls_current;
 }
@@ -457,11 +518,11 @@ bool IOLoop::closed() const noexcept {
   return impl_->closed();
 }
 
-void IOLoop::add_callback_impl(detail::Callback cb, const char* operation) {
+void IOLoop::add_callback_impl(detail::Callback&& cb, const char* operation) {
   impl_->add_callback(std::move(cb), operation);
 }
 
-TimeoutHandle IOLoop::add_timer(time_point when, detail::Callback cb) {
+TimeoutHandle IOLoop::add_timer(time_point when, detail::Callback&& cb) {
   return impl_->add_timer(when, std::move(cb));
 }
 
@@ -507,6 +568,8 @@ bool IOLoop::run_until_done(detail::UniqueFunction<detail::FutureStateBase*()> s
   // The waiter may outlive this call (after a timeout); it stops the loop only while we wait.
   auto waiting = std::make_shared<bool>(true);
   add_callback([this, &start, waiting] {
+    // `start` lives in this call's frame: after a timeout or a failed start() it is gone.
+    if (!*waiting) return;
     detail::FutureStateBase* pending = start();
     if (!pending) {
       stop();

@@ -18,7 +18,7 @@ namespace squall::detail {
 
 /// Queues a Future's waiter on the calling thread's loop, keeping `keepalive` (a reference the
 /// caller added) until the waiter has run or been dropped.
-void schedule_waiter(Callback cb, FutureStateBase* keepalive) noexcept;
+void schedule_waiter(Callback&& cb, FutureStateBase* keepalive) noexcept;
 
 /// The coroutines created on a loop and not finished yet.
 class LiveCoroutines {
@@ -75,10 +75,10 @@ class LoopImpl {
   const std::shared_ptr<RemoteQueue>& remote() noexcept { return remote_; }
 
   /// Queues a callback to run in this or the next iteration (loop thread only).
-  void schedule(Callback cb, FutureStateBase* keepalive = nullptr) noexcept;
+  void schedule(Callback&& cb, FutureStateBase* keepalive = nullptr) noexcept;
   /// Thread-safe add_callback: on this loop's thread it queues directly, else it posts.
-  void add_callback(Callback cb, const char* operation);
-  TimeoutHandle add_timer(IOLoop::time_point when, Callback cb);
+  void add_callback(Callback&& cb, const char* operation);
+  TimeoutHandle add_timer(IOLoop::time_point when, Callback&& cb);
   void remove_timeout(TimeoutHandle handle) noexcept;
 
   void add_handler(int fd, std::uint32_t events, IOLoop::Handler handler);
@@ -116,8 +116,14 @@ class LoopImpl {
 
   void run_once();
   void poll(int timeout_ms);
-  void run_timers();
+  void run_timers(std::int64_t coarse_now);
+  void mark_polled(std::int64_t coarse_now) noexcept {
+    callbacks_since_poll_ = 0;
+    last_poll_coarse_ = coarse_now;
+  }
   void run_ready();
+  /// Drops the queued callbacks without running them, releasing the Futures they keep alive.
+  void drop_ready() noexcept;
   void drain_remote();
   void read_signals();
   /// Runs one callback: logs an escaping exception, and a run longer than the threshold.
@@ -141,6 +147,8 @@ class LoopImpl {
   LiveCoroutines coroutines_;
   IOLoop::duration blocking_threshold_{0};
   std::unique_ptr<ThreadPoolExecutor> default_executor_;
+  std::size_t callbacks_since_poll_ = 0;
+  std::int64_t last_poll_coarse_ = 0;
   bool running_ = false;
   bool stopping_ = false;
   bool closing_ = false;

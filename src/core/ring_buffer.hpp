@@ -23,9 +23,13 @@ class RingBuffer {
   bool empty() const noexcept { return head_ == tail_; }
   std::size_t size() const noexcept { return tail_ - head_; }
 
-  void push_back(T&& value) {
+  void push_back(T&& value) { emplace_back(std::move(value)); }
+
+  /// Constructs an element at the back from `args` (braced, so aggregates work).
+  template <class... A>
+  void emplace_back(A&&... args) {
     if (size() == capacity_) grow();
-    ::new (static_cast<void*>(data_ + (tail_ & (capacity_ - 1)))) T(std::move(value));
+    ::new (static_cast<void*>(data_ + (tail_ & (capacity_ - 1)))) T{std::forward<A>(args)...};
     ++tail_;
   }
 

@@ -42,9 +42,7 @@ void TimerQueue::place(const Entry& e) {
   l.earliest[index] = std::min(l.earliest[index], e.when);
 }
 
-TimerQueue::Handle TimerQueue::add(std::int64_t when, Callback cb) {
-  // With nothing pending the wheel can move to the present, so new timers file low.
-  if (size_ == 0) current_tick_ = std::max(current_tick_, now_tick_);
+TimerQueue::Handle TimerQueue::add(std::int64_t when, Callback&& cb) {
   std::uint32_t index = allocate_slot();
   Slot& s = slot(index);
   try {
@@ -160,7 +158,7 @@ bool TimerQueue::next_deadline(std::int64_t& when) noexcept {
 }
 
 bool TimerQueue::pop_due(std::int64_t now, Callback& out) noexcept {
-  now_tick_ = std::max(now_tick_, tick_of(now));
+  observe(now);
   for (;;) {
     drop_cancelled_front();
     if (const Entry* front = near_front()) {

@@ -16,6 +16,7 @@
 // hold 16-byte entries. Cancelling drops the slot's callback; its entry is skipped when reached,
 // and when cancelled entries outnumber live ones, everything is filtered once.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -38,7 +39,14 @@ class TimerQueue {
   ~TimerQueue() { clear(); }
 
   /// Adds a timer due at `when` (nanoseconds on the loop's clock).
-  Handle add(std::int64_t when, Callback cb);
+  Handle add(std::int64_t when, Callback&& cb);
+  /// Tells the queue the time; with nothing pending, the wheel moves there, so the timers added
+  /// next are filed in its low levels.
+  void observe(std::int64_t now) noexcept {
+    now_tick_ = std::max(now_tick_, tick_of(now));
+    if (size_ == 0) current_tick_ = std::max(current_tick_, now_tick_);
+  }
+  bool empty() const noexcept { return size_ == 0; }
   /// Cancels a pending timer; returns false for a stale handle.
   bool cancel(Handle handle) noexcept;
   /// When to look again: the earliest pending deadline, or a lower bound of it (never later);

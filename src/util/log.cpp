@@ -16,7 +16,7 @@ std::shared_ptr<spdlog::logger> make_logger(const char* name) {
   static const auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>(name, sink);
   // Tornado's layout: [level-letter yymmdd hh:mm:ss logger] message
-  logger->set_pattern("%^[%L %y%m%d %H:%M:%S %n]%$ %v");
+  logger->set_pattern("%^[%L %C%m%d %H:%M:%S %n]%$ %v");
   spdlog::register_logger(logger);
   return logger;
 }

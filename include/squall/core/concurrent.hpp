@@ -60,7 +60,7 @@ class FutureStateBase {
 
   /// Queues `cb` on the loop once this is done (at once if it already is). While the callback is
   /// queued the state is kept alive, so the callback may refer to it by raw pointer.
-  void add_waiter(Callback cb);
+  void add_waiter(Callback&& cb);
 
   /// Throws InvalidStateError unless pending; `operation` names the call for the message.
   void check_pending(const char* operation) const;
@@ -152,7 +152,7 @@ struct ResumeHandle {
 /// True while the calling thread's stack has room for another eagerly started coroutine.
 bool stack_has_room() noexcept;
 /// Queues a callback on the calling thread's loop (dropped if that loop is closed).
-void schedule_on_current_loop(Callback cb);
+void schedule_on_current_loop(Callback&& cb);
 
 template <class P>
 Callback make_resume_callback(std::coroutine_handle<P> handle) {

@@ -212,8 +212,8 @@ class IOLoop {
     }
   }
 
-  void add_callback_impl(detail::Callback cb, const char* operation);
-  TimeoutHandle add_timer(time_point when, detail::Callback cb);
+  void add_callback_impl(detail::Callback&& cb, const char* operation);
+  TimeoutHandle add_timer(time_point when, detail::Callback&& cb);
   /// Runs `start` as a callback, then the loop until the state it returns is done or the timeout
   /// passes; returns true if it timed out.
   bool run_until_done(detail::UniqueFunction<detail::FutureStateBase*()> start,
@@ -222,11 +222,22 @@ class IOLoop {
   std::unique_ptr<detail::LoopImpl> impl_;
 };
 
+namespace detail {
+/// What run_sync gives for a function returning R: a Future's value type, else R itself.
+template <class R>
+struct SyncResult {
+  using type = std::decay_t<R>;
+};
+template <class T>
+struct SyncResult<Future<T>> {
+  using type = T;
+};
+}  // namespace detail
+
 template <class F>
 auto IOLoop::run_sync(F&& fn, std::optional<duration> timeout) {
   using R = std::invoke_result_t<std::decay_t<F>&>;
-  using T = std::conditional_t<is_future_v<R>, typename std::remove_cvref_t<R>::value_type,
-                               std::conditional_t<std::is_void_v<R>, void, std::decay_t<R>>>;
+  using T = typename detail::SyncResult<std::remove_cvref_t<R>>::type;
   std::optional<Future<T>> future;
   std::exception_ptr thrown;
   bool timed_out = run_until_done(
@@ -253,7 +264,13 @@ auto IOLoop::run_sync(F&& fn, std::optional<duration> timeout) {
                        std::to_string(std::chrono::duration<double>(*timeout).count()) +
                        " seconds");
   }
-  return future->result();
+  if constexpr (std::is_void_v<T> || std::is_copy_constructible_v<T>) {
+    return future->result();
+  } else {
+    // A move-only result is moved out (others sharing the Future see it moved-from), as
+    // chain_future does.
+    return T(std::move(future->result()));
+  }
 }
 
 /// Calls a function every `callback_time`, on the loop current when `start()` is called.
