@@ -1,5 +1,6 @@
-// The async core's benchmarks. Each reports `ns_per_op`; BM_Timers also `bytes_per_timer` and
-// `peak_rss_mib`. Run pinned to one core: taskset -c 0 build/release/bench/core_bench
+// The async core's benchmarks. Each reports `ns_per_op` (per await, coroutine, timer, added and
+// cancelled timer, callback); BM_Timers also `bytes_per_timer` and `peak_rss_mib`. Run pinned to
+// one core: taskset -c 0 build/release/bench/core_bench
 #include <benchmark/benchmark.h>
 
 #include "core_workloads.hpp"
@@ -37,6 +38,13 @@ void BM_Timers(benchmark::State& state) {
 }
 // One iteration: the peak RSS of a process only grows, so later iterations cannot show theirs.
 BENCHMARK(BM_Timers)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_TimerAddCancel(benchmark::State& state) {
+  double seconds = 0;
+  for (auto _ : state) seconds += squall::bench::add_and_cancel_timers(kOps);
+  state.counters["ns_per_op"] = seconds * 1e9 / (static_cast<double>(state.iterations()) * kOps);
+}
+BENCHMARK(BM_TimerAddCancel)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 void BM_AddCallbackCrossThread(benchmark::State& state) {
   double seconds = 0;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <thread>
+#include <vector>
 
 #include "squall/core/gen.hpp"
 #include "squall/core/ioloop.hpp"
@@ -119,6 +120,20 @@ TimerFigures run_timers(long n) {
   figures.peak_rss_kib = peak_rss_kib();
   figures.rss_growth_kib = figures.peak_rss_kib - rss_before;
   return figures;
+}
+
+double add_and_cancel_timers(long n) {
+  IOLoop loop;
+  loop.make_current();
+  std::vector<TimeoutHandle> handles;
+  handles.reserve(static_cast<std::size_t>(n));
+  double start = wall_seconds();
+  for (long i = 0; i < n; ++i) {
+    auto delay = std::chrono::microseconds((i * 7919L) % n * 60'000'000L / n);
+    handles.push_back(loop.call_later(delay, [] {}));
+  }
+  for (TimeoutHandle handle : handles) loop.remove_timeout(handle);
+  return wall_seconds() - start;
 }
 
 double add_callback_cross_thread(long n) {

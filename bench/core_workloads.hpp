@@ -20,6 +20,10 @@ struct TimerFigures {
 /// m3: `n` timers with delays spread over 0-100 ms in a scrambled order, run until all fired.
 TimerFigures run_timers(long n);
 
+/// `n` timers armed (delays spread over 0-60 s, like request timeouts) and then all removed
+/// with remove_timeout, on a loop that is not running. Wall seconds for the whole.
+double add_and_cancel_timers(long n);
+
 /// `n` callbacks posted with add_callback from another thread to a running loop. Wall seconds.
 double add_callback_cross_thread(long n);
 
