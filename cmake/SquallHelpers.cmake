@@ -25,6 +25,7 @@ endfunction()
 # squall_test(NAME SOURCE): one GoogleTest program per module, each test registered with CTest.
 function(squall_test name source)
   add_executable(${name} ${source})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE squall::squall squall::testing GTest::gtest GTest::gtest_main
                                         squall_options)
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT 120)

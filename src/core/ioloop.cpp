@@ -45,15 +45,6 @@ std::int64_t coarse_now_ns() noexcept {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-/// How far the coarse clock may lag the precise one (CLOCK_MONOTONIC, steady_clock's clock).
-std::int64_t coarse_lag_ns() noexcept {
-  static const std::int64_t lag = [] {
-    timespec res;
-    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return std::int64_t{10'000'000};
-    return std::int64_t{res.tv_sec} * 1'000'000'000 + res.tv_nsec;
-  }();
-  return lag;
-}
 constexpr int kMaxEvents = 256;
 
 std::int64_t to_ns(IOLoop::time_point t) noexcept {
@@ -122,17 +113,14 @@ void abandon(Callback cb) noexcept {
 // ---- RemoteQueue ---------------------------------------------------------------------------
 
 bool RemoteQueue::post(Callback& cb) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (closed_) return false;
-    items_.push_back(std::move(cb));
-    wake = !std::exchange(wake_pending_, true);
-  }
-  if (wake) {
+  std::lock_guard lock(mutex_);
+  if (closed_) return false;
+  items_.push_back(std::move(cb));
+  if (!std::exchange(wake_pending_, true)) {
     std::uint64_t one = 1;
-    // The eventfd stays open until close(), which takes the mutex first; a failed write only
-    // means the counter is saturated, and the loop is awake then anyway.
+    // Under the mutex: close() closes the eventfd holding it, so the fd cannot be closed (and its
+    // number reused) between the check above and this write. A failed write only means the
+    // counter is saturated, and the loop is awake then anyway.
     [[maybe_unused]] ssize_t n = ::write(event_fd_, &one, sizeof one);
   }
   return true;
@@ -366,12 +354,14 @@ void LoopImpl::poll(int timeout_ms) {
   }
 }
 
-void LoopImpl::run_timers(std::int64_t coarse_now) {
+void LoopImpl::run_timers() {
   std::int64_t next;
   if (!timers_.next_deadline(next)) return;
-  // The coarse clock is nearly free to read; the precise one only when a timer may be due.
-  if (next > coarse_now + coarse_lag_ns()) return;
+  // The precise clock, not the coarse one: the coarse clock can lag by more than its stated
+  // resolution, and a timer that is due would then wait behind the ready callbacks (and the
+  // loop would spin on zero-timeout polls until the coarse clock caught up).
   const std::int64_t now = to_ns(IOLoop::clock::now());
+  if (next > now) return;
   Callback cb;
   while (timers_.pop_due(now, cb)) {
     run_guarded(cb, [&] { return cb.describe(); });
@@ -410,7 +400,7 @@ void LoopImpl::run_once() {
     poll(0);  // callbacks are waiting: look at I/O without blocking, now and then
     mark_polled(coarse_now);
   }
-  run_timers(coarse_now);
+  run_timers();
   run_ready();
 }
 

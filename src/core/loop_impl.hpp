@@ -116,7 +116,7 @@ class LoopImpl {
 
   void run_once();
   void poll(int timeout_ms);
-  void run_timers(std::int64_t coarse_now);
+  void run_timers();
   void mark_polled(std::int64_t coarse_now) noexcept {
     callbacks_since_poll_ = 0;
     last_poll_coarse_ = coarse_now;

@@ -170,13 +170,17 @@ TEST(TimerQueueTest, MatchesAnOrderedModelUnderRandomOperations) {
         ASSERT_EQ(fired, expected) << "seed " << seed << " step " << step;
         // Once the due timers ran, the next wake-up is in the future: the loop cannot spin.
         std::int64_t next = 0;
-        if (queue.next_deadline(next)) ASSERT_GT(next, now) << "seed " << seed << " step " << step;
+        if (queue.next_deadline(next)) {
+          ASSERT_GT(next, now) << "seed " << seed << " step " << step;
+        }
       }
       ASSERT_EQ(queue.size(), model.size()) << "seed " << seed << " step " << step;
       std::int64_t next = 0;
       ASSERT_EQ(queue.next_deadline(next), !model.empty());
       // A lower bound: waking then never misses a timer (exact when nothing was cancelled).
-      if (!model.empty()) ASSERT_LE(next, model.begin()->first.first);
+      if (!model.empty()) {
+        ASSERT_LE(next, model.begin()->first.first);
+      }
     }
   }
 }

@@ -30,15 +30,6 @@ namespace detail {
 class LoopImpl;
 /// Logs an exception that escaped a callback of type `callback`, on the application logger.
 void log_callback_error(const std::exception_ptr& error, const std::type_info& callback) noexcept;
-/// Logs the exception of a Future returned by a callback (as Tornado's `add_callback` does).
-template <class T>
-void log_callback_future(const Future<T>& future, const std::type_info& callback) {
-  future.add_done_callback([&callback](const Future<T>& f) {
-    if (!f.cancelled()) {
-      if (auto error = f.exception()) log_callback_error(error, callback);
-    }
-  });
-}
 }  // namespace detail
 
 /// When a wait gives up: a point on the loop's clock, or a delay from now (Tornado's "deadline
@@ -204,8 +195,18 @@ class IOLoop {
   static detail::Callback wrap_callback(F&& fn) {
     using R = std::invoke_result_t<std::decay_t<F>&>;
     if constexpr (is_future_v<R>) {
+      // A coroutine lambda reads its captures through the closure object, so the closure must
+      // live until the coroutine is done, not only until its first suspension.
       return [fn = std::forward<F>(fn)]() mutable {
-        detail::log_callback_future(fn(), typeid(std::decay_t<F>));
+        auto closure = std::make_shared<std::decay_t<F>>(std::move(fn));
+        auto future = (*closure)();
+        future.add_done_callback([closure](const auto& done) {
+          if (!done.cancelled()) {
+            if (auto error = done.exception()) {
+              detail::log_callback_error(error, typeid(std::decay_t<F>));
+            }
+          }
+        });
       };
     } else {
       return detail::Callback(std::forward<F>(fn));
