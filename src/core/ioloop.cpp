@@ -200,7 +200,7 @@ void LoopImpl::remove_timeout(TimeoutHandle handle) noexcept {
 
 void LoopImpl::add_handler(int fd, std::uint32_t events, IOLoop::Handler handler) {
   check_open("add_handler");
-  if (fd < 0) throw InvalidStateError("add_handler() with a negative file descriptor");
+  if (fd < 0) throw ValueError("add_handler() with a negative file descriptor");
   if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
   FdEntry& entry = fds_[static_cast<std::size_t>(fd)];
   if (entry.registered) {
@@ -248,7 +248,10 @@ void LoopImpl::add_signal_handler(int signum, IOLoop::SignalHandler handler) {
   check_open("add_signal_handler");
   sigset_t mask = signal_mask_;
   if (sigaddset(&mask, signum) != 0) throw_errno("sigaddset");
-  if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) throw_errno("pthread_sigmask");
+  if (int rc = pthread_sigmask(SIG_BLOCK, &mask, nullptr); rc != 0) {
+    errno = rc;  // pthread functions return their error rather than setting errno
+    throw_errno("pthread_sigmask");
+  }
   int fd = ::signalfd(signal_fd_, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) throw_errno("signalfd");
   signal_mask_ = mask;
@@ -640,7 +643,7 @@ struct PeriodicCallback::State : std::enable_shared_from_this<State> {
 PeriodicCallback::PeriodicCallback(Function fn, IOLoop::duration callback_time, double jitter)
     : state_(std::make_shared<State>()) {
   if (callback_time <= IOLoop::duration::zero()) {
-    throw InvalidStateError("PeriodicCallback: callback_time must be positive");
+    throw ValueError("PeriodicCallback: callback_time must be positive");
   }
   state_->fn = std::move(fn);
   state_->period = callback_time;

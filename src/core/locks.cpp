@@ -124,7 +124,7 @@ Semaphore::Semaphore(int value) : Semaphore(value, false) {}
 Semaphore::Semaphore(int value, bool bounded)
     : value_(value), initial_value_(value), bounded_(bounded) {
   if (value < 0) {
-    throw Error("Semaphore initial value must be >= 0, got " + std::to_string(value));
+    throw ValueError("Semaphore initial value must be >= 0, got " + std::to_string(value));
   }
 }
 

@@ -220,7 +220,7 @@ TEST_F(IOLoopTest, AddingTheSameFdTwiceThrowsInvalidStateError) {
 }
 
 TEST_F(IOLoopTest, AddHandlerWithANegativeFdThrows) {
-  EXPECT_THROW(io_loop().add_handler(-1, IOLoop::READ, [](int, std::uint32_t) {}), Error);
+  EXPECT_THROW(io_loop().add_handler(-1, IOLoop::READ, [](int, std::uint32_t) {}), ValueError);
 }
 
 TEST_F(IOLoopTest, AddHandlerOnADescriptorEpollRefusesThrowsError) {

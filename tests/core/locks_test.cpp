@@ -317,7 +317,7 @@ TEST_F(LocksTest, SemaphoreRejectsANegativeValue) {
   try {
     Semaphore semaphore(-1);
     FAIL() << "a negative value was accepted";
-  } catch (const Error& error) {
+  } catch (const ValueError& error) {
     EXPECT_NE(std::string(error.what()).find("must be >= 0"), std::string::npos) << error.what();
   }
   EXPECT_THROW(BoundedSemaphore(-3), Error);

@@ -277,8 +277,8 @@ TEST_F(PeriodicCallbackTest, AFailedFutureFromTheCallbackIsLoggedAndTheRunsGoOn)
 }
 
 TEST_F(PeriodicCallbackTest, ANonPositivePeriodThrows) {
-  EXPECT_THROW((PeriodicCallback([] {}, 0ms)), Error);
-  EXPECT_THROW((PeriodicCallback([] {}, -5ms)), Error);
+  EXPECT_THROW((PeriodicCallback([] {}, 0ms)), ValueError);
+  EXPECT_THROW((PeriodicCallback([] {}, -5ms)), ValueError);
   EXPECT_NO_THROW((PeriodicCallback([] {}, 1ns)));
 }
 

@@ -150,8 +150,8 @@ class IOLoop {
   void remove_timeout(TimeoutHandle handle) noexcept;
 
   /// Calls `handler(fd, events)` whenever `fd` has one of `events` (READ, WRITE; ERROR is always
-  /// reported). Throws InvalidStateError if `fd` has a handler already, or Error if epoll refuses
-  /// the descriptor.
+  /// reported). Throws ValueError for a negative fd, InvalidStateError if `fd` has a handler
+  /// already, or Error if epoll refuses the descriptor.
   void add_handler(int fd, std::uint32_t events, Handler handler);
   /// Changes the events `fd` is watched for. Throws InvalidStateError if it has no handler.
   void update_handler(int fd, std::uint32_t events);
@@ -288,6 +288,7 @@ class PeriodicCallback {
   PeriodicCallback(F&& fn, std::chrono::duration<Rep, Period> callback_time, double jitter = 0.0)
       : PeriodicCallback(wrap(std::forward<F>(fn)),
                          std::chrono::ceil<IOLoop::duration>(callback_time), jitter) {}
+  /// Throws ValueError unless `callback_time` is positive.
   PeriodicCallback(Function fn, IOLoop::duration callback_time, double jitter = 0.0);
   ~PeriodicCallback();
   PeriodicCallback(const PeriodicCallback&) = delete;

@@ -188,7 +188,7 @@ class Semaphore {
     Semaphore* semaphore_ = nullptr;
   };
 
-  /// A semaphore with `value` free slots. Throws squall::Error if `value` is negative.
+  /// A semaphore with `value` free slots. Throws squall::ValueError if `value` is negative.
   explicit Semaphore(int value = 1);
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;

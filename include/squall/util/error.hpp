@@ -28,6 +28,13 @@ class CancelledError : public Error {
   CancelledError() : Error("Future was cancelled") {}
 };
 
+/// An argument has the right type but a value the call cannot take: a negative Semaphore value,
+/// a non-positive period, a negative file descriptor (Python's ValueError, as Tornado raises it).
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A Future or other object was used in a state that does not allow the call: `result()` on a
 /// pending Future, `set_result()` on a done one, a loop started twice, a closed loop used.
 class InvalidStateError : public Error {
