@@ -378,18 +378,21 @@ void LoopImpl::run_ready() {
   std::size_t count = ready_.size();
   callbacks_since_poll_ += count;
   for (; count > 0 && !stopping_; --count) {
-    Ready item = ready_.pop_front();
+    // Run where it lies: queued elements never move, and nothing else pops while it runs.
+    Ready& item = ready_.front();
     run_guarded(item.callback, [&] { return item.callback.describe(); });
     item.callback.reset();
     if (item.keepalive) item.keepalive->release();
+    ready_.pop_front();
   }
 }
 
 void LoopImpl::drop_ready() noexcept {
   while (!ready_.empty()) {
-    Ready item = ready_.pop_front();
+    Ready& item = ready_.front();
     item.callback.reset();
     if (item.keepalive) item.keepalive->release();
+    ready_.pop_front();
   }
 }
 
@@ -403,7 +406,7 @@ void LoopImpl::run_once() {
     poll(0);  // callbacks are waiting: look at I/O without blocking, now and then
     mark_polled(coarse_now);
   }
-  run_timers();
+  if (!timers_.empty()) run_timers();
   run_ready();
 }
 

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/ring_buffer.hpp"
+#include "core/ready_queue.hpp"
 #include "core/timer_queue.hpp"
 #include "squall/core/concurrent.hpp"
 #include "squall/core/ioloop.hpp"
@@ -138,7 +138,7 @@ class LoopImpl {
   int event_fd_ = -1;
   int signal_fd_ = -1;
   std::shared_ptr<RemoteQueue> remote_;
-  RingBuffer<Ready> ready_;
+  ReadyQueue<Ready> ready_;
   TimerQueue timers_;
   std::vector<FdEntry> fds_;
   std::vector<Callback> remote_batch_;
