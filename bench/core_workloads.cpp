@@ -74,22 +74,23 @@ Future<void> spawn_loop(long n, double& seconds) {
   seconds = wall_seconds() - start;
 }
 
-}  // namespace
-
-double await_scheduled_futures(long n) {
+/// Runs `workload(n, seconds)` on a fresh loop; returns the seconds it measured itself.
+double on_fresh_loop(Future<void> (*workload)(long, double&), long n) {
   IOLoop loop;
   loop.make_current();
   double seconds = 0;
-  loop.run_sync([&] { return await_loop(n, seconds); });
+  loop.run_sync([&] { return workload(n, seconds); });
   return seconds;
 }
 
+}  // namespace
+
+double await_scheduled_futures(long n) {
+  return on_fresh_loop(await_loop, n);
+}
+
 double spawn_coroutines(long n) {
-  IOLoop loop;
-  loop.make_current();
-  double seconds = 0;
-  loop.run_sync([&] { return spawn_loop(n, seconds); });
-  return seconds;
+  return on_fresh_loop(spawn_loop, n);
 }
 
 TimerFigures run_timers(long n) {
