@@ -1,0 +1,3 @@
+#pragma once
+/// \file
+/// Processes (Tornado's `process`): being written.

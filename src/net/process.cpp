@@ -1,0 +1,1 @@
+#include "squall/net/process.hpp"
