@@ -10,14 +10,18 @@
 namespace squall {
 
 SocketAddress::SocketAddress(const sockaddr* address, socklen_t length) {
-  if (length > sizeof storage_) throw ValueError("SocketAddress: address longer than sockaddr_storage");
+  if (length > sizeof storage_)
+    throw ValueError("SocketAddress: address longer than sockaddr_storage");
   std::memcpy(&storage_, address, length);
   length_ = length;
 }
 
 SocketAddress SocketAddress::from_ip(std::string_view ip, std::uint16_t port) {
   std::string text(ip);
-  if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+  if (text.find('\0') != std::string::npos)
+    throw ValueError("not an IP address: contains a NUL byte");
+  if (text.size() > 2 && text.front() == '[' && text.back() == ']')
+    text = text.substr(1, text.size() - 2);
   SocketAddress address;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage_);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage_);
@@ -72,9 +76,8 @@ std::string SocketAddress::ip() const {
       return text;
     case AF_UNIX: {
       const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-      std::size_t max = length_ > offsetof(sockaddr_un, sun_path)
-                            ? length_ - offsetof(sockaddr_un, sun_path)
-                            : 0;
+      std::size_t max =
+          length_ > offsetof(sockaddr_un, sun_path) ? length_ - offsetof(sockaddr_un, sun_path) : 0;
       return std::string(un->sun_path, strnlen(un->sun_path, max));
     }
     default:
@@ -83,18 +86,20 @@ std::string SocketAddress::ip() const {
 }
 
 std::string SocketAddress::to_string() const {
-  switch (family()) {
-    case AF_INET:
-      return ip() + ":" + std::to_string(port());
-    case AF_INET6:
-      return "[" + ip() + "]:" + std::to_string(port());
-    default:
-      return ip();
+  std::string out;
+  if (family() == AF_INET6) out += '[';
+  out += ip();
+  if (family() == AF_INET6) out += ']';
+  if (family() == AF_INET || family() == AF_INET6) {
+    out += ':';
+    out += std::to_string(port());
   }
+  return out;
 }
 
 bool is_valid_ip(std::string_view ip) noexcept {
-  if (ip.empty() || ip.size() >= INET6_ADDRSTRLEN + 8) return false;
+  // inet_pton reads a C string: a NUL byte inside would cut the text short.
+  if (ip.empty() || ip.size() >= INET6_ADDRSTRLEN + 8 || ip.find('\0') != ip.npos) return false;
   char text[INET6_ADDRSTRLEN + 8];
   std::memcpy(text, ip.data(), ip.size());
   text[ip.size()] = '\0';

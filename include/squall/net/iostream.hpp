@@ -119,7 +119,9 @@ class IOStream {
   /// Queues `data`; the Future completes once it is handed to the kernel. Fails with
   /// StreamClosedError on a closed stream, StreamBufferFullError past max_write_buffer_size.
   Future<void> write(std::string_view data);
+  /// As above, taking the string's storage instead of copying it.
   Future<void> write(std::string&& data);
+  Future<void> write(const char* data) { return write(std::string_view(data)); }
 
   /// Connects the stream's socket to `address`; the Future completes once connected.
   Future<void> connect(const SocketAddress& address);
@@ -132,7 +134,9 @@ class IOStream {
   /// What closed the stream, or nullptr (not closed, or closed without an error).
   std::exception_ptr error() const noexcept { return error_; }
 
+  /// A read is pending.
   bool reading() const noexcept { return read_kind_ != ReadKind::kNone; }
+  /// Data is queued for writing.
   bool writing() const noexcept { return !write_chunks_.empty(); }
 
   /// Sets TCP_NODELAY (for sockets; ignored on other descriptors).
@@ -159,7 +163,7 @@ class IOStream {
  private:
   enum class ReadKind : std::uint8_t { kNone, kDelimiter, kBytes, kInto, kUntilClose };
 
-  void handle_events(int fd, std::uint32_t events);
+  void handle_events(std::uint32_t events);
   /// Reads from the descriptor into the buffer until it would block, the pending read can be
   /// satisfied, or a fair share was read; false if the stream closed.
   bool read_to_buffer();
@@ -190,8 +194,8 @@ class IOStream {
   detail::ReadBuffer read_buffer_;
   ReadKind read_kind_ = ReadKind::kNone;
   std::string delimiter_;
-  std::size_t scan_from_ = 0;     // delimiter search resumes here
-  std::size_t read_target_ = 0;   // read_bytes size, read_until max_bytes
+  std::size_t scan_from_ = 0;    // delimiter search resumes here
+  std::size_t read_target_ = 0;  // read_bytes size, read_until max_bytes
   bool read_partial_ = false;
   std::span<char> user_buffer_;
   std::size_t user_filled_ = 0;
@@ -211,8 +215,8 @@ class IOStream {
   std::optional<Future<void>> connect_future_;
 
   detail::UniqueFunction<void()> close_callback_;
-  /// Shared with callbacks the stream schedules, so they do nothing once it is destroyed.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool is_socket_ = false;
+  bool can_read_ = true;  // false for the write end of a pipe
 };
 
 }  // namespace squall

@@ -35,6 +35,16 @@ class ValueError : public Error {
   using Error::Error;
 };
 
+/// A system call failed: `code()` is its errno (Python's OSError). The message names the call.
+class OSError : public Error {
+ public:
+  OSError(int code, const std::string& what);
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
 /// A Future or other object was used in a state that does not allow the call: `result()` on a
 /// pending Future, `set_result()` on a done one, a loop started twice, a closed loop used.
 class InvalidStateError : public Error {
