@@ -302,7 +302,14 @@ Future<void> IOStream::write(std::string&& data) {
   return queue_write(std::move(data));
 }
 
-Future<void> IOStream::queue_write(std::string&& data) {
+Future<void> IOStream::write_borrowed(std::span<const char> data) {
+  if (data.size() <= kCoalesceBytes) return queue_write(std::string(data.data(), data.size()));
+  return queue_write({}, data);
+}
+
+Future<void> IOStream::queue_write(std::string&& text, std::span<const char> borrowed) {
+  std::string_view data = borrowed.empty() ? std::string_view(text)
+                                           : std::string_view(borrowed.data(), borrowed.size());
   if (closed_)
     return make_exceptional_future<void>(std::make_exception_ptr(StreamClosedError(error_)));
   if (data.size() > options_.max_write_buffer_size - write_buffer_size_) {
@@ -316,10 +323,13 @@ Future<void> IOStream::queue_write(std::string&& data) {
     return future;
   }
   std::size_t n = data.size();
-  if (!write_chunks_.empty() && write_chunks_.back().size() + n <= kCoalesceBytes) {
-    write_chunks_.back().append(data);
+  if (!borrowed.empty()) {
+    write_chunks_.push_back(WriteChunk{{}, borrowed.data(), borrowed.size()});
+  } else if (!write_chunks_.empty() && !write_chunks_.back().borrowed &&
+             write_chunks_.back().text.size() + n <= kCoalesceBytes) {
+    write_chunks_.back().text.append(data);
   } else if (n > 0) {
-    write_chunks_.push_back(std::move(data));
+    write_chunks_.push_back(WriteChunk{std::move(text)});
   }
   write_buffer_size_ += n;
   bytes_queued_ += n;
@@ -346,7 +356,7 @@ void IOStream::handle_write() {
     std::size_t attempted = 0;
     std::size_t offset = write_offset_;
     for (auto it = write_chunks_.begin(); it != write_chunks_.end() && count < kMaxIovecs; ++it) {
-      iov[count].iov_base = it->data() + offset;
+      iov[count].iov_base = const_cast<char*>(it->data()) + offset;
       iov[count].iov_len = it->size() - offset;
       attempted += iov[count].iov_len;
       offset = 0;

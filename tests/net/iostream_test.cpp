@@ -393,5 +393,22 @@ TEST_F(IOStreamTest, AHangUpWithUnreadDataStillDeliversEveryByte) {
   });
 }
 
+TEST_F(IOStreamTest, BorrowedWritesArriveInOrderWithCopiedOnes) {
+  auto [a, b] = make_pair();
+  const std::string big(1 << 20, 'B');  // borrowed: kept alive until its write is done
+  run_sync([&]() -> Future<void> {
+    Future<std::string> all = b->read_until_close();
+    Future<void> first = a->write("head:");
+    Future<void> second = a->write_borrowed(big);
+    Future<void> third = a->write_borrowed(std::string_view(":tail"));  // small: copied
+    co_await first;
+    co_await second;
+    co_await third;
+    a->close();
+    std::string got = co_await all;
+    EXPECT_EQ(got, "head:" + big + ":tail");
+  });
+}
+
 }  // namespace
 }  // namespace squall

@@ -122,6 +122,9 @@ class IOStream {
   /// As above, taking the string's storage instead of copying it.
   Future<void> write(std::string&& data);
   Future<void> write(const char* data) { return write(std::string_view(data)); }
+  /// Queues `data` without copying it: the caller keeps it alive and unchanged until the Future
+  /// is done (the contract of read_into's buffer). For large buffers sent again and again.
+  Future<void> write_borrowed(std::span<const char> data);
 
   /// Connects the stream's socket to `address`; the Future completes once connected.
   Future<void> connect(const SocketAddress& address);
@@ -180,7 +183,7 @@ class IOStream {
   void begin_read();
   void fail_pending(const std::exception_ptr& error);
   void finish_close();
-  Future<void> queue_write(std::string&& data);
+  Future<void> queue_write(std::string&& data, std::span<const char> borrowed = {});
 
   IOLoop* loop_;
   int fd_;
@@ -206,7 +209,15 @@ class IOStream {
     std::uint64_t end;  // the write is flushed once bytes_written_ reaches this
     Future<void> future;
   };
-  std::deque<std::string> write_chunks_;
+  /// Queued data: owned (`text`), or borrowed from the caller (`borrowed`, while non-null).
+  struct WriteChunk {
+    std::string text;
+    const char* borrowed = nullptr;
+    std::size_t borrowed_size = 0;
+    const char* data() const noexcept { return borrowed ? borrowed : text.data(); }
+    std::size_t size() const noexcept { return borrowed ? borrowed_size : text.size(); }
+  };
+  std::deque<WriteChunk> write_chunks_;
   std::size_t write_offset_ = 0;  // bytes of write_chunks_.front() already written
   std::size_t write_buffer_size_ = 0;
   std::uint64_t bytes_queued_ = 0;
