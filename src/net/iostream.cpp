@@ -421,11 +421,12 @@ Future<void> IOStream::connect(const SocketAddress& address) {
 
 void IOStream::update_events() {
   if (closed_) return;
-  std::uint32_t want = extra_events();
+  std::uint32_t want = 0;
   // Reading: a pending read, or an empty buffer (so a peer's close is noticed while idle). Data
   // buffered with no reader stops the reading: that is the backpressure on the peer.
   if (!connecting_ && can_read_ && (reading() || read_buffer_.empty())) want |= IOLoop::READ;
   if (connecting_ || writing()) want |= IOLoop::WRITE;
+  want = events_to_watch(want);
   if (want == watched_ && (handler_added_ || want == 0)) return;
   if (want == 0) {
     // Watching nothing, errors included: a hung-up descriptor would otherwise wake the loop
@@ -537,7 +538,7 @@ void IOStream::close(std::exception_ptr error) {
     loop_->remove_handler(fd_);
     handler_added_ = false;
   }
-  ::close(fd_);
+  close_fd();
   finish_close();
   auto closed = std::make_exception_ptr(StreamClosedError(error_));
   while (!pending_writes_.empty()) {
@@ -561,6 +562,24 @@ void IOStream::close(std::exception_ptr error) {
     }
   }
   if (read_buffer_.empty()) read_buffer_.release_if_empty();
+}
+
+void IOStream::close_fd() noexcept {
+  ::close(fd_);
+}
+
+int IOStream::release_fd(detail::UniqueFunction<void()>& close_callback) {
+  if (closed_ || reading() || writing() || connecting_ || !read_buffer_.empty()) {
+    throw InvalidStateError("IOStream is not idle; cannot convert to SSL");
+  }
+  if (handler_added_) {
+    loop_->remove_handler(fd_);
+    handler_added_ = false;
+  }
+  closed_ = true;
+  close_callback = std::move(close_callback_);
+  read_buffer_.release_if_empty();
+  return std::exchange(fd_, -1);
 }
 
 void IOStream::set_nodelay(bool value) {

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// `IOStream`: non-blocking reads and writes on a socket or pipe, as Futures (Tornado's
-/// `iostream`).
+/// `iostream`); `SSLIOStream`, the same over TLS, with `SSLOptions` and `SSLContext`.
 ///
 /// Contract:
 /// - One read at a time: `read_until`, `read_bytes`, `read_into` and `read_until_close` each return
@@ -12,8 +12,9 @@
 /// - After the stream closes, pending and later reads and writes fail with StreamClosedError,
 ///   whose `real_error()` is what closed it (a reset connection, a full buffer...), if anything.
 ///   A pending `read_until_close`, or a partial read, first gets the data still buffered.
-/// - The stream owns its descriptor and closes it. Use it on its loop's thread only. It is not
-///   movable: hold it by `std::unique_ptr`. Destroying it closes it.
+/// - The stream owns its descriptor and closes it (unless `start_tls` hands it on). Use it on its
+///   loop's thread only. It is not movable: hold it by `std::unique_ptr`. Destroying it closes
+///   it.
 
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -27,12 +28,17 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "squall/core/concurrent.hpp"
 #include "squall/core/detail/unique_function.hpp"
 #include "squall/core/ioloop.hpp"
 #include "squall/net/netutil.hpp"
 #include "squall/util/error.hpp"
+
+// OpenSSL's connection and context types (SSL, SSL_CTX), named without including OpenSSL.
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace squall {
 
@@ -95,6 +101,10 @@ class ReadBuffer {
 };
 }  // namespace detail
 
+class SSLContext;
+class SSLIOStream;
+struct SSLOptions;
+
 /// A non-blocking stream over a connected socket or a pipe.
 class IOStream {
  public:
@@ -126,8 +136,22 @@ class IOStream {
   /// is done (the contract of read_into's buffer). For large buffers sent again and again.
   Future<void> write_borrowed(std::span<const char> data);
 
-  /// Connects the stream's socket to `address`; the Future completes once connected.
-  Future<void> connect(const SocketAddress& address);
+  /// Connects the stream's socket to `address`; the Future completes once connected (an
+  /// SSLIOStream's once its handshake has completed too).
+  virtual Future<void> connect(const SocketAddress& address);
+
+  /// Upgrades this plain stream to TLS (STARTTLS): hands the descriptor to a new SSLIOStream
+  /// (server or client side, made from `options`; a client gives the `server_hostname` to send
+  /// and verify), which gets the close callback too, and gives it once its handshake completes.
+  /// This stream ends closed without closing the descriptor. Throws InvalidStateError unless the
+  /// stream is idle (no pending read, write or connect, nothing buffered for reading), and what
+  /// `ssl_options_to_context` or the SSLIOStream constructor throws, before touching the stream;
+  /// on a closed stream, and if the handshake fails, the Future fails with StreamClosedError.
+  Future<std::unique_ptr<SSLIOStream>> start_tls(bool server_side, const SSLOptions& options,
+                                                 std::string server_hostname = {});
+  /// As above, with a context made once for many streams (its side is the stream's side).
+  Future<std::unique_ptr<SSLIOStream>> start_tls(std::shared_ptr<SSLContext> context,
+                                                 std::string server_hostname = {});
 
   /// Runs `callback` on the loop once the stream is closed (at once, if it is already).
   void set_close_callback(detail::UniqueFunction<void()> callback);
@@ -156,8 +180,16 @@ class IOStream {
   virtual ssize_t read_from_fd(std::span<char> buffer);
   /// Writes some of `iov`: the count, or -1 with errno set.
   virtual ssize_t write_to_fd(const iovec* iov, int count);
-  /// The events to watch beyond what pending reads and writes need (a TLS handshake's).
-  virtual std::uint32_t extra_events() const noexcept { return 0; }
+  /// The events to watch, given those the pending reads, writes and connect need (`wanted`): a
+  /// TLS stream adds what its handshake waits for, and drops WRITE while the handshake waits for
+  /// the peer (a queued write would otherwise wake the loop again and again).
+  virtual std::uint32_t events_to_watch(std::uint32_t wanted) const noexcept { return wanted; }
+  /// Acts on the events the loop reported for the descriptor. A TLS stream drives its
+  /// handshake here first.
+  virtual void handle_events(std::uint32_t events);
+  /// Closes the descriptor, as the stream closes (`error()` is set by then). A TLS stream sends
+  /// its close_notify first.
+  virtual void close_fd() noexcept;
 
   /// Re-evaluates the events watched, and whether the pending read is satisfied now.
   void update_events();
@@ -166,7 +198,9 @@ class IOStream {
  private:
   enum class ReadKind : std::uint8_t { kNone, kDelimiter, kBytes, kInto, kUntilClose };
 
-  void handle_events(std::uint32_t events);
+  /// For start_tls: throws InvalidStateError unless idle, else stops watching the descriptor
+  /// and gives it and the close callback up; the stream ends closed without closing it.
+  int release_fd(detail::UniqueFunction<void()>& close_callback);
   /// Reads from the descriptor into the buffer until it would block, the pending read can be
   /// satisfied, or a fair share was read; false if the stream closed.
   bool read_to_buffer();
@@ -228,6 +262,173 @@ class IOStream {
   detail::UniqueFunction<void()> close_callback_;
   bool is_socket_ = false;
   bool can_read_ = true;  // false for the write end of a pipe
+};
+
+// ---- TLS -----------------------------------------------------------------------------------
+
+/// A TLS failure: a handshake that failed (OpenSSL's reason in the message, and for a rejected
+/// certificate the verification error, such as "hostname mismatch"), or a certificate, key or CA
+/// file that cannot be loaded (the message names the file).
+class SSLError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// TLS settings, as Tornado's `ssl_options` (the arguments of Python's `SSLContext`).
+struct SSLOptions {
+  /// How the peer's certificate is checked (Python's CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED):
+  /// kOptional verifies a certificate the peer sends, and a server asks for one without
+  /// requiring it.
+  enum class VerifyMode : std::uint8_t { kNone, kOptional, kRequired };
+  /// The oldest protocol version accepted.
+  enum class TLSVersion : std::uint8_t { kTLS1_2, kTLS1_3 };
+
+  /// PEM file with this side's certificate chain, leaf first. Required on a server.
+  std::string certfile;
+  /// PEM file with the private key; empty: the key is in `certfile`.
+  std::string keyfile;
+  /// PEM file of CA certificates to verify the peer with; empty on a client: the system's.
+  std::string ca_certs;
+  /// Unset: kNone on a server, kRequired on a client (Python's defaults).
+  std::optional<VerifyMode> verify_mode;
+  /// A client that verifies the server also checks that the certificate is valid for the
+  /// `server_hostname` given to the stream. Ignored on a server, and with VerifyMode::kNone.
+  bool check_hostname = true;
+  /// ALPN protocols (such as "h2", "http/1.1"), most preferred first. A server picks the first
+  /// of its own that the client offers; with none in common, no protocol is selected.
+  std::vector<std::string> alpn_protocols;
+  /// OpenSSL cipher list for TLS 1.2 (TLS 1.3 keeps OpenSSL's suites); empty: OpenSSL's default.
+  std::string ciphers;
+  /// TLS 1.2 unless told otherwise; older versions are never offered.
+  TLSVersion minimum_version = TLSVersion::kTLS1_2;
+};
+
+/// A TLS configuration for many streams (Python's `SSLContext`): certificates, key and CAs are
+/// loaded once. Not copyable; share it with `std::shared_ptr`, as the streams made from it do.
+/// Streams on several threads may share one (OpenSSL makes connections from an SSL_CTX
+/// thread-safely); do not change it through `native_handle()` while streams use it.
+class SSLContext {
+ public:
+  /// Builds the configuration of `options` for the server or the client side. Throws
+  /// ValueError for options that cannot work (a server without a certfile, an empty or
+  /// over-long ALPN name) and SSLError naming the file that cannot be loaded (or the cipher list
+  /// that matches nothing), with OpenSSL's reason.
+  SSLContext(const SSLOptions& options, bool server_side);
+  /// Frees OpenSSL's context once no stream refers to it any more.
+  ~SSLContext();
+  SSLContext(const SSLContext&) = delete;
+  SSLContext& operator=(const SSLContext&) = delete;
+
+  /// Made for the server side (else the client side).
+  bool server_side() const noexcept { return server_side_; }
+  /// Client streams made from this context verify the server's hostname.
+  bool check_hostname() const noexcept { return check_hostname_; }
+  /// OpenSSL's SSL_CTX, for settings SSLOptions does not cover; this object owns it.
+  ssl_ctx_st* native_handle() const noexcept { return context_.get(); }
+
+ private:
+  struct Free {
+    void operator()(ssl_ctx_st* context) const noexcept;
+  };
+  std::unique_ptr<ssl_ctx_st, Free> context_;
+  bool server_side_;
+  bool check_hostname_ = false;
+  std::string alpn_wire_;  // the server's ALPN list in wire format, for its selection callback
+};
+
+/// Makes the context of `options` for one side (Tornado's `ssl_options_to_context`); throws as
+/// the SSLContext constructor.
+std::shared_ptr<SSLContext> ssl_options_to_context(const SSLOptions& options, bool server_side);
+
+/// An IOStream over TLS (Tornado's `SSLIOStream`), server or client side as its context.
+///
+/// The handshake starts at once on a connected descriptor (after `connect` on an unconnected
+/// socket) and is driven by the loop. Reads and writes may be issued before it completes: they
+/// proceed once it has. If it fails, the stream closes with the reason (StreamClosedError's
+/// `real_error()` is an SSLError naming it, or an OSError for a failed system call), and every
+/// pending and later read, write and `wait_for_handshake` fails. Closing a stream whose
+/// handshake completed sends TLS's close_notify first when the socket takes it; an end of stream
+/// without one ("unexpected eof") closes the stream with an SSLError.
+class SSLIOStream : public IOStream {
+ public:
+  /// Takes `fd` (as IOStream) and starts TLS on it with `context`. A client sends
+  /// `server_hostname` as SNI (unless it is an IP address) and, if the context checks hostnames,
+  /// rejects a certificate not valid for it. Throws ValueError, leaving `fd` to the caller, for a
+  /// null context or a client context that checks hostnames without a `server_hostname`; what
+  /// IOStream's constructor throws; SSLError, with `fd` closed, if OpenSSL cannot make the
+  /// connection.
+  SSLIOStream(int fd, std::shared_ptr<SSLContext> context, std::string server_hostname = {},
+              IOStreamOptions options = {});
+  /// Closes the stream (sending close_notify if the handshake completed).
+  ~SSLIOStream() override;
+
+  /// A Future done once the handshake has completed (at once if it has); it fails with
+  /// StreamClosedError, whose real error is the reason, if the stream closes first. May be
+  /// called any number of times.
+  Future<void> wait_for_handshake();
+  /// Connects the unconnected socket to `address`, then handshakes; the Future completes once
+  /// the handshake has, and fails as `wait_for_handshake`'s. Throws InvalidStateError if the
+  /// stream was connected when made, or connected already.
+  Future<void> connect(const SocketAddress& address) override;
+
+  /// The handshake has completed.
+  bool handshake_done() const noexcept { return handshake_ == Handshake::kDone; }
+  /// The server side of the connection (the context's side).
+  bool server_side() const noexcept { return context_->server_side(); }
+  /// The name a client sends and verifies (empty on a server).
+  const std::string& server_hostname() const noexcept { return server_hostname_; }
+  /// The ALPN protocol the handshake selected, or an empty string (none, or not done yet).
+  std::string selected_alpn_protocol() const;
+  /// The negotiated protocol version ("TLSv1.3", "TLSv1.2"), empty before the handshake.
+  std::string version() const;
+  /// The context the stream was made with.
+  const std::shared_ptr<SSLContext>& context() const noexcept { return context_; }
+
+ protected:
+  /// SSL_read, SSL_write, the handshake's events, and the handshake driven on any event; see
+  /// IOStream for each contract. Reads and writes wait (EAGAIN) until the handshake is done.
+  ssize_t read_from_fd(std::span<char> buffer) override;
+  ssize_t write_to_fd(const iovec* iov, int count) override;
+  std::uint32_t events_to_watch(std::uint32_t wanted) const noexcept override;
+  void handle_events(std::uint32_t events) override;
+  void close_fd() noexcept override;
+
+ private:
+  /// kUnconnected: an unconnected socket, until connect() (then kConnecting) has connected it.
+  enum class Handshake : std::uint8_t { kUnconnected, kConnecting, kInProgress, kDone, kFailed };
+  struct Free {
+    void operator()(ssl_st* ssl) const noexcept;
+  };
+
+  void start_handshake();
+  /// One step of the handshake; true once it has completed. May close the stream.
+  bool do_handshake();
+  /// Runs the pending read or write the handshake held back, now that it has completed.
+  void resume_after_handshake(std::uint32_t events);
+  /// Closes the stream after an error that forbids any further TLS I/O.
+  void fail(std::exception_ptr error);
+  /// What a failed SSL_read or SSL_write (`ssl_error`, with errno `saved_errno`) means.
+  std::exception_ptr io_error(int ssl_error, int saved_errno, const char* operation);
+  /// Plaintext OpenSSL holds already does not wake the loop: a callback reads it.
+  void schedule_pending_read();
+
+  std::shared_ptr<SSLContext> context_;
+  std::string server_hostname_;
+  std::unique_ptr<ssl_st, Free> ssl_;
+  Handshake handshake_ = Handshake::kUnconnected;
+  std::uint32_t handshake_wants_ = 0;  // READ or WRITE: what the handshake waits for
+  bool read_wants_write_ = false;      // SSL_read could not go on until the socket takes data
+  bool write_wants_read_ = false;      // SSL_write could not go on until data arrives
+  bool fatal_ = false;                 // a fatal TLS error: no close_notify
+  bool pending_read_scheduled_ = false;
+  // What ended the last SSL_read that gave data too, reported by the next read_from_fd.
+  enum class ReadEnd : std::uint8_t { kNone, kEndOfStream, kError };
+  ReadEnd read_end_ = ReadEnd::kNone;
+  std::exception_ptr read_error_;
+  std::optional<Future<void>> handshake_future_;
+  std::optional<Future<void>> connecting_;  // IOStream::connect's, while it is pending
+  // Callbacks queued on the loop hold a weak reference: a destroyed stream is not touched.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 }  // namespace squall
