@@ -495,6 +495,8 @@ void IOStream::set_close_callback(detail::UniqueFunction<void()> callback) {
   update_events();
 }
 
+// The Futures a closing stream fails are marked retrieved (as Tornado does): a coroutine that
+// awaits one still gets the error, but one that never will (its loop is closing) logs nothing.
 void IOStream::fail_pending(const std::exception_ptr& error) {
   auto closed = std::make_exception_ptr(StreamClosedError(error));
   if (string_read_) {
@@ -502,6 +504,7 @@ void IOStream::fail_pending(const std::exception_ptr& error) {
     string_read_.reset();
     read_kind_ = ReadKind::kNone;
     future.set_exception(closed);
+    static_cast<void>(future.exception());  // retrieved: see fail_pending
   }
   if (into_read_) {
     Future<std::size_t> future = std::move(*into_read_);
@@ -509,6 +512,7 @@ void IOStream::fail_pending(const std::exception_ptr& error) {
     read_kind_ = ReadKind::kNone;
     user_buffer_ = {};
     future.set_exception(closed);
+    static_cast<void>(future.exception());  // retrieved: see fail_pending
   }
 }
 
@@ -545,6 +549,7 @@ void IOStream::close(std::exception_ptr error) {
     Future<void> future = std::move(pending_writes_.front().future);
     pending_writes_.pop_front();
     future.set_exception(closed);
+    static_cast<void>(future.exception());  // retrieved: see fail_pending
   }
   write_chunks_.clear();
   write_buffer_size_ = 0;
@@ -553,6 +558,7 @@ void IOStream::close(std::exception_ptr error) {
     connect_future_.reset();
     connecting_ = false;
     future.set_exception(closed);
+    static_cast<void>(future.exception());  // retrieved: see fail_pending
   }
   if (close_callback_ && !loop_->closed()) {
     try {

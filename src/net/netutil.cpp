@@ -23,6 +23,10 @@
 
 namespace squall {
 
+using netutil::AcceptCallback;
+using netutil::is_valid_ip;
+using netutil::kDefaultBacklog;
+
 bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept {
   return a.length() == b.length() && std::memcmp(a.get(), b.get(), a.length()) == 0;
 }
@@ -263,6 +267,8 @@ DefaultSlot& default_slot() {
 
 // ---- binding ---------------------------------------------------------------------------------
 
+namespace netutil {
+
 std::vector<int> bind_sockets(std::uint16_t port, std::string_view address, int family, int backlog,
                               bool reuse_port) {
   OpenSockets sockets;
@@ -368,6 +374,8 @@ std::function<void()> add_accept_handler(int listen_fd, AcceptCallback callback)
     if (!state->in_callback) state->callback = nullptr;
   };
 }
+
+}  // namespace netutil
 
 // ---- resolvers -------------------------------------------------------------------------------
 

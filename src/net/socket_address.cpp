@@ -97,6 +97,8 @@ std::string SocketAddress::to_string() const {
   return out;
 }
 
+namespace netutil {
+
 bool is_valid_ip(std::string_view ip) noexcept {
   // inet_pton reads a C string: a NUL byte inside would cut the text short.
   if (ip.empty() || ip.size() >= INET6_ADDRSTRLEN + 8 || ip.find('\0') != ip.npos) return false;
@@ -106,5 +108,7 @@ bool is_valid_ip(std::string_view ip) noexcept {
   in6_addr buffer;
   return ::inet_pton(AF_INET, text, &buffer) == 1 || ::inet_pton(AF_INET6, text, &buffer) == 1;
 }
+
+}  // namespace netutil
 
 }  // namespace squall

@@ -301,7 +301,7 @@ SSLIOStream::SSLIOStream(int fd, std::shared_ptr<SSLContext> context, std::strin
   } else {
     SSL_set_connect_state(ssl);
     if (!server_hostname_.empty()) {
-      bool is_ip = is_valid_ip(server_hostname_);
+      bool is_ip = netutil::is_valid_ip(server_hostname_);
       // RFC 6066: SNI carries host names only.
       if (!is_ip && SSL_set_tlsext_host_name(ssl, server_hostname_.c_str()) != 1) {
         throw SSLError("SSLIOStream: cannot send the server name '" + server_hostname_ +

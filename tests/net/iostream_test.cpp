@@ -410,5 +410,18 @@ TEST_F(IOStreamTest, BorrowedWritesArriveInOrderWithCopiedOnes) {
   });
 }
 
+TEST_F(IOStreamTest, AnIdleStreamGivesItsReadBufferBack) {
+  auto [a, b] = make_pair();
+  run_sync([&]() -> Future<void> {
+    co_await a->write(std::string(100'000, 'r'));
+    Future<std::string> first = b->read_bytes(60'000);
+    std::string got = co_await first;
+    EXPECT_GT(b->read_buffer_capacity(), 0u);  // 40,000 bytes still buffered
+    got = co_await b->read_bytes(40'000);
+    EXPECT_EQ(b->read_buffer_size(), 0u);
+    EXPECT_EQ(b->read_buffer_capacity(), 0u);  // nothing buffered: nothing held
+  });
+}
+
 }  // namespace
 }  // namespace squall

@@ -39,6 +39,7 @@ namespace squall {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace netutil;  // bind_sockets, add_accept_handler...
 using squall::testing::ExpectLog;
 using namespace squall::test_support;
 

@@ -27,6 +27,7 @@ namespace squall {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace netutil;  // bind_sockets, add_accept_handler...
 
 // ---- certificates, made at run time --------------------------------------------------------
 

@@ -173,6 +173,8 @@ class IOStream {
   /// Bytes buffered for reading; bytes queued for writing.
   std::size_t read_buffer_size() const noexcept { return read_buffer_.size(); }
   std::size_t write_buffer_size() const noexcept { return write_buffer_size_; }
+  /// Bytes of memory the read buffer holds: 0 while nothing is buffered (an idle stream).
+  std::size_t read_buffer_capacity() const noexcept { return read_buffer_.capacity(); }
 
  protected:
   /// Reads at most `buffer.size()` bytes from the descriptor: the count, 0 at end of stream,

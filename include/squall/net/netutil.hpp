@@ -59,6 +59,9 @@ class SocketAddress {
   socklen_t length_ = 0;
 };
 
+/// Module functions, as Tornado's `tornado.netutil.*`.
+namespace netutil {
+
 /// True if `ip` is an IPv4 or IPv6 address in text form (no name lookup).
 bool is_valid_ip(std::string_view ip) noexcept;
 
@@ -112,6 +115,8 @@ using AcceptCallback = std::function<void(int connection_fd, SocketAddress addre
 /// exists. It does not close `listen_fd`; close it after. Throws what `IOLoop::add_handler`
 /// throws (InvalidStateError if `listen_fd` has a handler already).
 std::function<void()> add_accept_handler(int listen_fd, AcceptCallback callback);
+
+}  // namespace netutil
 
 /// Resolves host names to addresses, asynchronously (Tornado's `Resolver`). TCPClient uses
 /// `Resolver::default_resolver()` unless given one.

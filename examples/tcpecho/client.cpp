@@ -1,0 +1,62 @@
+// tcpecho_client: connects to tcpecho_server, sends one line and prints the line that comes back
+// (Tornado's demos/tcpecho/client.py). Exits 0 once the echo is printed, 1 if the connection or
+// the exchange fails (within 10 seconds).
+//
+// Usage: tcpecho_client [--port N] [--address A] [--message TEXT] [--help]
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <squall/core/ioloop.hpp>
+#include <squall/net/tcpclient.hpp>
+
+#include "command_line.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Sends `message` and a newline to `address`:`port`; gives the line that comes back, without its
+/// newline.
+squall::Future<std::string> send_message(std::string address, std::uint16_t port,
+                                         std::string message) {
+  squall::TCPClient client;
+  std::unique_ptr<squall::IOStream> stream = co_await client.connect(address, port, AF_UNSPEC, 5s);
+  co_await stream->write(message + "\n");
+  std::string reply = co_await stream->read_until("\n");
+  reply.pop_back();
+  co_return reply;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<tcpecho::Flag> flags = {
+      {"port", "9888", "TCP port to connect to"},
+      {"address", "127.0.0.1", "host name or address of the server"},
+      {"message", "hello", "the line to send (without a newline)"},
+  };
+  tcpecho::parse_command_line(argc, argv, "Sends a line to tcpecho_server and prints the echo.",
+                              flags);
+  const std::uint16_t port = tcpecho::port_from(argv[0], flags[0].value);
+  const std::string& address = flags[1].value;
+  const std::string& message = flags[2].value;
+  if (message.find('\n') != std::string::npos) {
+    std::cerr << argv[0] << ": --message must be a single line\n";
+    return 2;
+  }
+
+  squall::IOLoop loop;
+  try {
+    std::string reply = loop.run_sync([&] { return send_message(address, port, message); }, 10s);
+    std::cout << reply << std::endl;
+  } catch (const std::exception& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    return 1;
+  }
+  loop.close();
+  return 0;
+}
