@@ -7,7 +7,6 @@ if(SQUALL_SANITIZE)
                                                   -fno-sanitize-recover=undefined)
   target_link_options(squall_options INTERFACE -fsanitize=${_squall_sanitizers})
 endif()
-
 # squall_layer(NAME SOURCES... DEPENDS targets...): one library per layer, exported as squall::NAME.
 function(squall_layer name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})

@@ -1,1 +1,350 @@
-// placeholder: being written
+#include "http/http1_parser.hpp"
+
+#include <algorithm>
+
+namespace squall::http1 {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::size_t kMaxChunkSizeLine = 4096;  // the size and its extensions
+constexpr int kMaxChunkSizeDigits = 15;          // below 2^60: no overflow, and far past any limit
+
+bool is_control(unsigned char c) noexcept {
+  return c < 0x20 || c == 0x7f;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// Calls `fn(element)` for each element of a comma-separated list (RFC 9110 §5.6.1), trimmed;
+/// empty elements are skipped, as the RFC allows.
+template <class Fn>
+void for_each_element(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view element = trim(list.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+bool fail(ParseError& error, int status, std::string message) {
+  error.status = status;
+  error.message = std::move(message);
+  return false;
+}
+
+/// A line (without its CRLF) holds no bare CR or LF and no NUL.
+bool line_is_clean(std::string_view line) noexcept {
+  return line.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool parse_request_line(std::string_view line, RequestHead& head, ParseError& error) {
+  if (!line_is_clean(line)) return fail(error, 400, "bare CR, LF or NUL in the request line");
+  std::size_t first = line.find(' ');
+  std::size_t last = line.rfind(' ');
+  if (first == std::string_view::npos || first == last) {
+    return fail(error, 400, "malformed request line");
+  }
+  head.method = line.substr(0, first);
+  head.target = line.substr(first + 1, last - first - 1);
+  std::string_view version = line.substr(last + 1);
+  if (head.method.empty() || !std::all_of(head.method.begin(), head.method.end(), is_token_char)) {
+    return fail(error, 400, "malformed method");
+  }
+  if (head.target.empty() || !std::all_of(head.target.begin(), head.target.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u != 0x7f;  // no space (one per separator), no control, no NUL
+      })) {
+    return fail(error, 400, "malformed request target");
+  }
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return fail(error, 400, "malformed HTTP version");
+  }
+  if (version[5] != '1') {
+    if (version[5] == '0') return fail(error, 400, "HTTP/0.x is not supported");
+    return fail(error, 505, "HTTP version not supported");
+  }
+  head.version_minor = version[7] == '0' ? 0 : 1;  // 1.2 and later 1.x: served as 1.1
+  return true;
+}
+
+bool parse_header_line(std::string_view line, std::vector<HeaderField>& headers,
+                       ParseError& error) {
+  if (!line_is_clean(line)) return fail(error, 400, "bare CR, LF or NUL in a header line");
+  if (line.front() == ' ' || line.front() == '\t') {
+    return fail(error, 400, "obsolete line folding or white space before a header");
+  }
+  std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return fail(error, 400, "header line without a colon");
+  std::string_view name = line.substr(0, colon);
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
+    return fail(error, 400, "malformed header name");  // white space before the colon too
+  }
+  std::string_view value = trim(line.substr(colon + 1));
+  for (char c : value) {
+    if (is_control(static_cast<unsigned char>(c)) && c != '\t') {
+      return fail(error, 400, "control character in a header value");
+    }
+  }
+  headers.push_back(HeaderField{name, value});
+  return true;
+}
+
+/// Works out the body framing, keep-alive and Expect from the headers.
+bool apply_headers(RequestHead& head, ParseError& error) {
+  bool has_length = false;
+  bool has_transfer_encoding = false;
+  bool close = false;
+  bool keep_alive = false;
+  bool chunked = false;
+  int codings = 0;
+  bool chunked_not_last = false;
+  for (const HeaderField& field : head.headers) {
+    if (iequals(field.name, "content-length")) {
+      std::uint64_t length = 0;
+      if (!parse_content_length(field.value, length)) {
+        return fail(error, 400, "invalid Content-Length");
+      }
+      if (has_length && length != head.content_length) {
+        return fail(error, 400, "conflicting Content-Length headers");
+      }
+      has_length = true;
+      head.content_length = length;
+    } else if (iequals(field.name, "transfer-encoding")) {
+      has_transfer_encoding = true;
+      for_each_element(field.value, [&](std::string_view coding) {
+        ++codings;
+        if (chunked) chunked_not_last = true;  // anything after chunked, chunked twice included
+        chunked = iequals(coding, "chunked");
+      });
+    } else if (iequals(field.name, "connection")) {
+      for_each_element(field.value, [&](std::string_view option) {
+        if (iequals(option, "close")) close = true;
+        if (iequals(option, "keep-alive")) keep_alive = true;
+      });
+    } else if (iequals(field.name, "expect")) {
+      if (iequals(field.value, "100-continue")) head.expect_continue = true;
+    }
+  }
+  if (has_transfer_encoding) {
+    if (has_length) return fail(error, 400, "both Content-Length and Transfer-Encoding");
+    if (codings == 0 || !chunked || chunked_not_last) {
+      return fail(error, 400, "Transfer-Encoding without chunked as its final coding");
+    }
+    if (codings > 1) return fail(error, 501, "unsupported transfer coding");
+    head.framing = BodyFraming::kChunked;
+  } else if (has_length) {
+    head.framing = head.content_length > 0 ? BodyFraming::kContentLength : BodyFraming::kNone;
+  }
+  head.keep_alive = head.version_minor >= 1 ? !close : (keep_alive && !close);
+  if (head.version_minor == 0) head.expect_continue = false;  // HTTP/1.0 has no 100-continue
+  return true;
+}
+
+}  // namespace
+
+bool is_token_char(char c) noexcept {
+  auto u = static_cast<unsigned char>(c);
+  if (u >= '0' && u <= '9') return true;
+  if ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos && u != 0;
+}
+
+bool parse_content_length(std::string_view value, std::uint64_t& length) noexcept {
+  bool seen = false;
+  std::uint64_t first = 0;
+  bool ok = true;
+  for_each_element(value, [&](std::string_view element) {
+    std::uint64_t n = 0;
+    if (element.size() > 18) ok = false;  // past 10^18 - 1: an overflow waiting to happen
+    for (char c : element) {
+      if (c < '0' || c > '9') ok = false;
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (!ok) return;
+    if (seen && n != first) ok = false;
+    first = n;
+    seen = true;
+  });
+  if (!ok || !seen) return false;
+  length = first;
+  return true;
+}
+
+RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& head,
+                                           ParseError& error) {
+  // Empty lines before the request line are ignored (RFC 9112 §2.2).
+  std::size_t start = 0;
+  while (data.substr(start, 2) == kCrlf) start += 2;
+  if (start + 1 == data.size() && data[start] == '\r') return Status::kIncomplete;
+  if (start < data.size() && data[start] == '\n') {
+    fail(error, 400, "bare LF before the request line");
+    return Status::kError;
+  }
+
+  std::size_t search_from = std::max(scanned_, start);
+  search_from = search_from >= 3 ? search_from - 3 : 0;  // "\r\n\r\n" may straddle reads
+  std::size_t end = data.find("\r\n\r\n", search_from);
+  if (end == std::string_view::npos) {
+    if (data.size() - start > max_header_size_) {
+      fail(error, 431, "request header section too large");
+      return Status::kError;
+    }
+    scanned_ = data.size();
+    return Status::kIncomplete;
+  }
+  if (end + 4 - start > max_header_size_) {
+    fail(error, 431, "request header section too large");
+    return Status::kError;
+  }
+
+  // Reset field by field: the header vector keeps its capacity across a connection's requests.
+  head.headers.clear();
+  head.framing = BodyFraming::kNone;
+  head.content_length = 0;
+  head.keep_alive = true;
+  head.expect_continue = false;
+  std::string_view block = data.substr(start, end - start + 2);  // each line ends with CRLF
+  std::size_t line_end = block.find(kCrlf);
+  if (!parse_request_line(block.substr(0, line_end), head, error)) return Status::kError;
+  block.remove_prefix(line_end + 2);
+  while (!block.empty()) {
+    line_end = block.find(kCrlf);
+    if (!parse_header_line(block.substr(0, line_end), head.headers, error)) {
+      return Status::kError;
+    }
+    block.remove_prefix(line_end + 2);
+  }
+  if (!apply_headers(head, error)) return Status::kError;
+  head.size = end + 4;
+  scanned_ = 0;
+  return Status::kDone;
+}
+
+ChunkedDecoder::Status ChunkedDecoder::decode(std::string_view input, std::size_t& consumed,
+                                              std::string_view& data, ParseError& error) {
+  consumed = 0;
+  for (;;) {
+    std::string_view rest = input.substr(consumed);
+    switch (state_) {
+      case State::kSize: {
+        std::size_t line_end = rest.find(kCrlf);
+        if (line_end == std::string_view::npos) {
+          if (rest.size() > kMaxChunkSizeLine) {
+            fail(error, 400, "chunk size line too long");
+            return Status::kError;
+          }
+          return Status::kNeedMore;
+        }
+        std::string_view line = rest.substr(0, line_end);
+        if (line.size() > kMaxChunkSizeLine || !line_is_clean(line)) {
+          fail(error, 400, "malformed chunk size line");
+          return Status::kError;
+        }
+        std::uint64_t size = 0;
+        std::size_t i = 0;
+        for (; i < line.size(); ++i) {
+          char c = line[i];
+          int digit = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+          if (digit < 0) break;
+          if (i >= static_cast<std::size_t>(kMaxChunkSizeDigits)) {
+            fail(error, 400, "chunk size too large");
+            return Status::kError;
+          }
+          size = size * 16 + static_cast<std::uint64_t>(digit);
+        }
+        if (i == 0) {
+          fail(error, 400, "missing or malformed chunk size");
+          return Status::kError;
+        }
+        std::string_view after = line.substr(i);
+        while (!after.empty() && (after.front() == ' ' || after.front() == '\t')) {
+          after.remove_prefix(1);
+        }
+        if (!after.empty() && after.front() != ';') {
+          fail(error, 400, "malformed chunk size");
+          return Status::kError;
+        }
+        // Chunk extensions (after ';') are ignored; the line was checked for CR, LF and NUL.
+        consumed += line_end + 2;
+        chunk_size_ = size;
+        if (size == 0) {
+          state_ = State::kTrailer;
+        } else {
+          remaining_ = size;
+          state_ = State::kData;
+        }
+        break;
+      }
+      case State::kData: {
+        if (rest.empty()) return Status::kNeedMore;
+        std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(rest.size(), remaining_));
+        data = rest.substr(0, take);
+        consumed += take;
+        remaining_ -= take;
+        if (remaining_ == 0) state_ = State::kDataEnd;
+        return Status::kData;
+      }
+      case State::kDataEnd:
+        if (rest.size() < 2) {
+          if (!rest.empty() && rest[0] != '\r') {
+            fail(error, 400, "missing CRLF after chunk data");
+            return Status::kError;
+          }
+          return Status::kNeedMore;
+        }
+        if (rest.substr(0, 2) != kCrlf) {
+          fail(error, 400, "missing CRLF after chunk data");
+          return Status::kError;
+        }
+        consumed += 2;
+        state_ = State::kSize;
+        break;
+      case State::kTrailer: {
+        std::size_t line_end = rest.find(kCrlf);
+        if (line_end == std::string_view::npos) {
+          if (trailer_size_ + rest.size() > max_trailer_size_) {
+            fail(error, 431, "chunked trailer too large");
+            return Status::kError;
+          }
+          return Status::kNeedMore;
+        }
+        if (line_end == 0) {
+          consumed += 2;
+          state_ = State::kDone;
+          return Status::kDone;
+        }
+        trailer_size_ += line_end + 2;
+        std::vector<HeaderField> ignored;  // trailer fields are checked, then dropped
+        if (trailer_size_ > max_trailer_size_ ||
+            !parse_header_line(rest.substr(0, line_end), ignored, error)) {
+          if (trailer_size_ > max_trailer_size_) fail(error, 431, "chunked trailer too large");
+          return Status::kError;
+        }
+        consumed += line_end + 2;
+        break;
+      }
+      case State::kDone:
+        return Status::kDone;
+    }
+  }
+}
+
+}  // namespace squall::http1
