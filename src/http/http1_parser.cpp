@@ -243,7 +243,9 @@ ChunkedDecoder::Status ChunkedDecoder::decode(std::string_view input, std::size_
       case State::kSize: {
         std::size_t line_end = rest.find(kCrlf);
         if (line_end == std::string_view::npos) {
-          if (rest.size() > kMaxChunkSizeLine) {
+          // Refused early only when the line cannot end within the limit: k bytes so far make
+          // a line of at least k - 1 bytes (if the last one is the CR).
+          if (rest.size() > kMaxChunkSizeLine + 1) {
             fail(error, 400, "chunk size line too long");
             return Status::kError;
           }
@@ -320,7 +322,11 @@ ChunkedDecoder::Status ChunkedDecoder::decode(std::string_view input, std::size_
       case State::kTrailer: {
         std::size_t line_end = rest.find(kCrlf);
         if (line_end == std::string_view::npos) {
-          if (trailer_size_ + rest.size() > max_trailer_size_) {
+          // Refused early only when no completion fits: nothing yet, or a lone CR, may be the
+          // blank line that ends the trailer (adding nothing); k bytes of a field line add at
+          // least k + 1.
+          if (!rest.empty() && rest != "\r" &&
+              trailer_size_ + rest.size() + 1 > max_trailer_size_) {
             fail(error, 431, "chunked trailer too large");
             return Status::kError;
           }

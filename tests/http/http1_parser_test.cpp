@@ -192,8 +192,9 @@ TEST(HTTP1ParserTest, KeepAliveFollowsVersionAndConnection) {
 }
 
 /// Decodes `input` fed in pieces of `step` bytes; the body, or the error status.
-std::pair<std::string, int> decode_chunked(std::string_view input, std::size_t step) {
-  ChunkedDecoder decoder;
+std::pair<std::string, int> decode_chunked(std::string_view input, std::size_t step,
+                                           std::size_t max_trailer_size = 65536) {
+  ChunkedDecoder decoder(max_trailer_size);
   std::string buffer, body;
   std::size_t fed = 0;
   for (;;) {
@@ -236,6 +237,37 @@ TEST(HTTP1ParserTest, MalformedChunkedFramingIsRejected) {
     auto [body, status] = decode_chunked(input, 1000);
     EXPECT_EQ(status, 400) << input;
   }
+}
+
+// Regression (found by fuzz/chunked_fuzz): a trailer of exactly the limit was accepted whole
+// but refused when its final CRLF arrived in two pieces, the lone CR counted as a field's.
+TEST(HTTP1ParserTest, ATrailerAtTheLimitIsAcceptedHoweverItArrives) {
+  std::string trailer;
+  while (trailer.size() < 1000) trailer += "x: " + std::string(7, 'v') + "\r\n";  // 12-byte lines
+  trailer += "y: " + std::string(1024 - trailer.size() - 5, 'w') + "\r\n";        // exactly 1024
+  ASSERT_EQ(trailer.size(), 1024u);
+  std::string input = "0\r\n" + trailer + "\r\n";
+  for (std::size_t step : {1u, 2u, 5u, 4096u}) {
+    ChunkedDecoder decoder(1024);
+    std::string buffer;
+    std::size_t fed = 0;
+    ChunkedDecoder::Status status = ChunkedDecoder::Status::kNeedMore;
+    while (status == ChunkedDecoder::Status::kNeedMore && fed < input.size()) {
+      std::size_t n = std::min(step, input.size() - fed);
+      buffer.append(input, fed, n);
+      fed += n;
+      std::size_t consumed = 0;
+      std::string_view data;
+      ParseError error;
+      status = decoder.decode(buffer, consumed, data, error);
+      buffer.erase(0, consumed);
+    }
+    EXPECT_EQ(status, ChunkedDecoder::Status::kDone) << "step " << step;
+  }
+  // One byte more is refused, whole or in pieces.
+  std::string over = "0\r\n" + trailer.substr(0, 1012) + "y: " + std::string(8, 'w') + "\r\n\r\n";
+  EXPECT_EQ(decode_chunked(over, 1, 1024).second, 431);
+  EXPECT_EQ(decode_chunked(over, 4096, 1024).second, 431);
 }
 
 }  // namespace
