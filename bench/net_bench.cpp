@@ -100,18 +100,27 @@ Future<void> read_all(IOStream& in, std::size_t bytes) {
   for (std::size_t received = 0; received < bytes;) received += co_await in.read_into(sink, true);
 }
 
-void BM_IOStreamThroughput(benchmark::State& state) {
+/// A loop, current, and the two ends of a loopback TCP connection as IOStreams.
+struct LoopbackStreams {
   IOLoop loop;
-  loop.make_current();
-  auto [client, server] = tcp_pair();
-  auto writer = std::make_unique<IOStream>(client);
-  auto reader = std::make_unique<IOStream>(server);
+  std::unique_ptr<IOStream> writer;
+  std::unique_ptr<IOStream> reader;
+  LoopbackStreams() {
+    loop.make_current();
+    auto [client, server] = tcp_pair();
+    writer = std::make_unique<IOStream>(client);
+    reader = std::make_unique<IOStream>(server);
+  }
+};
+
+void BM_IOStreamThroughput(benchmark::State& state) {
+  LoopbackStreams streams;
   double seconds = 0;
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    loop.run_sync([&]() -> Future<void> {
-      Future<void> writing = write_all(*writer, kBytes);
-      co_await read_all(*reader, kBytes);
+    streams.loop.run_sync([&]() -> Future<void> {
+      Future<void> writing = write_all(*streams.writer, kBytes);
+      co_await read_all(*streams.reader, kBytes);
       co_await writing;
     });
     seconds += seconds_since(start);
@@ -125,18 +134,14 @@ BENCHMARK(BM_IOStreamThroughput)->Unit(benchmark::kMillisecond)->Iterations(3)->
 void BM_SmallReadsOfABigStream(benchmark::State& state) {
   const auto total = static_cast<std::size_t>(state.range(0));
   constexpr std::size_t kPiece = 1024;
-  IOLoop loop;
-  loop.make_current();
-  auto [client, server] = tcp_pair();
-  auto writer = std::make_unique<IOStream>(client);
-  auto reader = std::make_unique<IOStream>(server);
+  LoopbackStreams streams;
   double seconds = 0;
   for (auto _ : state) {
     auto start = std::chrono::steady_clock::now();
-    loop.run_sync([&]() -> Future<void> {
-      Future<void> writing = write_all(*writer, total);
+    streams.loop.run_sync([&]() -> Future<void> {
+      Future<void> writing = write_all(*streams.writer, total);
       for (std::size_t received = 0; received < total; received += kPiece) {
-        co_await reader->read_bytes(kPiece);
+        co_await streams.reader->read_bytes(kPiece);
       }
       co_await writing;
     });
