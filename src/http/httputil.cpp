@@ -1,1 +1,776 @@
-// placeholder: being written
+#include "squall/http/httputil.hpp"
+
+#include <array>
+#include <cstdint>
+#include <limits>
+
+namespace squall {
+namespace {
+
+constexpr std::string_view kHttpWhitespace = " \t";
+constexpr char kHexDigits[] = "0123456789ABCDEF";
+
+bool is_tchar(unsigned char c) {
+  // RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
+  // "_" / "`" / "|" / "~" / DIGIT / ALPHA
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool is_forbidden_in_value(unsigned char c) {
+  return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+std::string_view strip(std::string_view s, std::string_view chars) {
+  const auto first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(chars);
+  return s.substr(first, last - first + 1);
+}
+
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+char ascii_upper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+// A short, printable rendition of untrusted input for an error message.
+std::string quote_for_message(std::string_view s) {
+  constexpr std::size_t kMax = 40;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 0xf];
+    }
+  }
+  out += s.size() > kMax ? "\"..." : "\"";
+  return out;
+}
+
+void check_name(std::string_view name, std::string_view context) {
+  if (name.empty()) throw HTTPInputError("Invalid header " + std::string(context) + ": empty name");
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_tchar(c)) continue;
+    if (c == ' ' || c == '\t') {
+      throw HTTPInputError("Invalid header " + std::string(context) +
+                           ": white space in or after the name " + quote_for_message(name));
+    }
+    throw HTTPInputError("Invalid header " + std::string(context) + ": bad character in name " +
+                         quote_for_message(name));
+  }
+}
+
+void check_value(std::string_view value, std::string_view context) {
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!is_forbidden_in_value(c)) continue;
+    const char* what = c == 0      ? "NUL in value "
+                       : c == '\r' ? "bare CR in value "
+                       : c == '\n' ? "LF in value "
+                                   : "control character in value ";
+    throw HTTPInputError("Invalid header " + std::string(context) + ": " + what +
+                         quote_for_message(value));
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+// ---- HTTPHeaders -------------------------------------------------------------------------------
+
+HTTPHeaders::const_iterator::const_iterator(const HTTPHeaders* headers, std::size_t field)
+    : headers_(headers), field_(field) {
+  skip_erased();
+}
+
+void HTTPHeaders::const_iterator::skip_erased() {
+  const auto& fields = headers_->fields_;
+  while (field_ < fields.size() && fields[field_].values.empty()) ++field_;
+}
+
+HTTPHeaders::const_iterator::value_type HTTPHeaders::const_iterator::operator*() const {
+  const auto& field = headers_->fields_[field_];
+  return {field.name, field.values[value_]};
+}
+
+HTTPHeaders::const_iterator& HTTPHeaders::const_iterator::operator++() {
+  if (++value_ >= headers_->fields_[field_].values.size()) {
+    value_ = 0;
+    ++field_;
+    skip_erased();
+  }
+  return *this;
+}
+
+HTTPHeaders HTTPHeaders::parse(std::string_view block) {
+  HTTPHeaders headers;
+  std::size_t start = 0;
+  while (start < block.size()) {
+    const auto lf = block.find('\n', start);
+    const auto end = lf == std::string_view::npos ? block.size() : lf + 1;
+    headers.parse_line(block.substr(start, end - start));
+    start = end;
+  }
+  return headers;
+}
+
+void HTTPHeaders::parse_line(std::string_view line) {
+  // RFC 9112 §2.2: a recipient may take a bare LF as a line terminator, ignoring a CR before it.
+  if (!line.empty() && line.back() == '\n') {
+    line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  }
+  if (line.empty()) return;
+  if (line.front() == ' ' || line.front() == '\t') {
+    throw HTTPInputError("Invalid header line " + quote_for_message(line) +
+                         ": starts with white space (obsolete line folding)");
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    throw HTTPInputError("Invalid header line " + quote_for_message(line) + ": no colon");
+  }
+  const auto name = line.substr(0, colon);
+  const auto value = strip(line.substr(colon + 1), kHttpWhitespace);
+  check_name(name, "line");
+  check_value(value, "line");
+  field_for(httputil::normalize_header(name)).values.emplace_back(value);
+  ++pairs_;
+}
+
+HTTPHeaders::Field& HTTPHeaders::field_for(std::string name) {
+  auto it = index_.find(name);
+  if (it != index_.end()) return fields_[it->second];
+  index_.emplace(name, fields_.size());
+  fields_.push_back(Field{std::move(name), {}});
+  return fields_.back();
+}
+
+void HTTPHeaders::add(std::string_view name, std::string_view value) {
+  check_name(name, "name");
+  check_value(value, "value");
+  field_for(httputil::normalize_header(name)).values.emplace_back(value);
+  ++pairs_;
+}
+
+void HTTPHeaders::set(std::string_view name, std::string_view value) {
+  check_name(name, "name");
+  check_value(value, "value");
+  auto& field = field_for(httputil::normalize_header(name));
+  pairs_ -= field.values.size();
+  field.values.assign(1, std::string(value));
+  ++pairs_;
+}
+
+std::optional<std::string> HTTPHeaders::get(std::string_view name) const {
+  const auto it = index_.find(httputil::normalize_header(name));
+  if (it == index_.end()) return std::nullopt;
+  const auto& values = fields_[it->second].values;
+  std::size_t total = values.size() - 1;
+  for (const auto& v : values) total += v.size();
+  std::string joined;
+  joined.reserve(total);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) joined += ',';
+    joined += values[i];
+  }
+  return joined;
+}
+
+std::string HTTPHeaders::get(std::string_view name, std::string_view default_value) const {
+  auto value = get(name);
+  return value ? std::move(*value) : std::string(default_value);
+}
+
+const std::vector<std::string>& HTTPHeaders::get_list(std::string_view name) const {
+  static const std::vector<std::string> kNone;
+  const auto it = index_.find(httputil::normalize_header(name));
+  return it == index_.end() ? kNone : fields_[it->second].values;
+}
+
+bool HTTPHeaders::contains(std::string_view name) const {
+  return index_.find(httputil::normalize_header(name)) != index_.end();
+}
+
+bool HTTPHeaders::erase(std::string_view name) {
+  const auto it = index_.find(httputil::normalize_header(name));
+  if (it == index_.end()) return false;
+  auto& field = fields_[it->second];
+  pairs_ -= field.values.size();
+  field.values.clear();
+  field.values.shrink_to_fit();
+  index_.erase(it);
+  // Erased slots stay as holes so erase is O(log n); compacting once holes outnumber live fields
+  // keeps a run of erases linear overall.
+  if (++erased_ > 16 && erased_ * 2 > fields_.size()) compact();
+  return true;
+}
+
+void HTTPHeaders::compact() {
+  std::vector<Field> live;
+  live.reserve(fields_.size() - erased_);
+  for (auto& field : fields_) {
+    if (!field.values.empty()) {
+      index_.find(field.name)->second = live.size();
+      live.push_back(std::move(field));
+    }
+  }
+  fields_ = std::move(live);
+  erased_ = 0;
+}
+
+void HTTPHeaders::clear() noexcept {
+  fields_.clear();
+  index_.clear();
+  pairs_ = 0;
+  erased_ = 0;
+}
+
+namespace httputil {
+
+std::string normalize_header(std::string_view name) {
+  std::string out(name);
+  bool word_start = true;
+  for (auto& c : out) {
+    c = word_start ? ascii_upper(c) : ascii_lower(c);
+    word_start = c == '-';
+  }
+  return out;
+}
+
+// ---- URLs --------------------------------------------------------------------------------------
+
+std::string url_unescape(std::string_view s, bool plus) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else if (plus && c == '+') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string url_escape(std::string_view s, bool plus) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool safe = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      c == '_' || c == '.' || c == '-' || c == '~' || (!plus && c == '/');
+    if (safe) {
+      out += ch;
+    } else if (plus && c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 0xf];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Python's parse_qsl: calls `emit(name, value)` for each pair, decoded.
+template <typename Emit>
+void for_each_query_pair(std::string_view query, bool keep_blank_values, Emit&& emit) {
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto amp = query.find('&', start);
+    if (amp == std::string_view::npos) amp = query.size();
+    const auto pair = query.substr(start, amp - start);
+    start = amp + 1;
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    const auto name = pair.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (value.empty() && !keep_blank_values) continue;
+    emit(url_unescape(name, true), url_unescape(value, true));
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> parse_qs_bytes(std::string_view query,
+                                                               bool keep_blank_values) {
+  std::map<std::string, std::vector<std::string>> result;
+  for_each_query_pair(query, keep_blank_values, [&](std::string name, std::string value) {
+    result[std::move(name)].push_back(std::move(value));
+  });
+  return result;
+}
+
+std::string url_concat(std::string_view url,
+                       const std::vector<std::pair<std::string, std::string>>& args) {
+  // Python's urlsplit: the fragment goes first, then the query.
+  std::string_view fragment;
+  if (const auto hash = url.find('#'); hash != std::string_view::npos) {
+    fragment = url.substr(hash + 1);
+    url = url.substr(0, hash);
+  }
+  std::string_view query;
+  if (const auto question = url.find('?'); question != std::string_view::npos) {
+    query = url.substr(question + 1);
+    url = url.substr(0, question);
+  }
+  std::string encoded;
+  auto append = [&encoded](std::string_view name, std::string_view value) {
+    if (!encoded.empty()) encoded += '&';
+    encoded += url_escape(name, true);
+    encoded += '=';
+    encoded += url_escape(value, true);
+  };
+  for_each_query_pair(
+      query, true, [&](const std::string& name, const std::string& value) { append(name, value); });
+  for (const auto& [name, value] : args) append(name, value);
+
+  std::string out(url);
+  if (!encoded.empty()) {
+    out += '?';
+    out += encoded;
+  }
+  if (!fragment.empty()) {
+    out += '#';
+    out += fragment;
+  }
+  return out;
+}
+
+std::pair<std::string, std::optional<int>> split_host_and_port(std::string_view netloc) {
+  const auto colon = netloc.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == netloc.size()) {
+    return {std::string(netloc), std::nullopt};
+  }
+  long long port = 0;
+  for (const char c : netloc.substr(colon + 1)) {
+    if (c < '0' || c > '9') return {std::string(netloc), std::nullopt};
+    port = port * 10 + (c - '0');
+    if (port > std::numeric_limits<int>::max()) {
+      throw ValueError("port out of range in " + quote_for_message(netloc));
+    }
+  }
+  return {std::string(netloc.substr(0, colon)), static_cast<int>(port)};
+}
+
+// ---- dates -------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::array<std::string_view, 7> kDayNames = {"Sun", "Mon", "Tue", "Wed",
+                                                       "Thu", "Fri", "Sat"};
+constexpr std::array<std::string_view, 7> kLongDayNames = {
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+constexpr std::array<std::string_view, 12> kMonthNames = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  std::int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+Civil civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
+bool is_leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned days_in_month(std::int64_t y, unsigned m) {
+  constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
+}
+
+void append_2digits(std::string& out, unsigned v) {
+  out += static_cast<char>('0' + v / 10 % 10);
+  out += static_cast<char>('0' + v % 10);
+}
+
+// A cursor over a date string; each method consumes what it matched or returns false.
+class DateReader {
+ public:
+  explicit DateReader(std::string_view s) : s_(s) {}
+
+  bool at_end() const { return pos_ == s_.size(); }
+
+  bool literal(std::string_view text) {
+    if (!iequals(s_.substr(pos_, text.size()), text)) return false;
+    pos_ += text.size();
+    return true;
+  }
+
+  // Exactly `count` ASCII digits.
+  bool digits(std::size_t count, int& value) {
+    if (s_.size() - pos_ < count) return false;
+    value = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const char c = s_[pos_ + i];
+      if (c < '0' || c > '9') return false;
+      value = value * 10 + (c - '0');
+    }
+    pos_ += count;
+    return true;
+  }
+
+  // One of `names` (the longest that matches), as its index.
+  template <std::size_t N>
+  bool name(const std::array<std::string_view, N>& names, int& index) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (literal(names[i])) {
+        index = static_cast<int>(i);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // time-of-day = hour ":" minute ":" second
+  bool time_of_day(int& hour, int& minute, int& second) {
+    return digits(2, hour) && literal(":") && digits(2, minute) && literal(":") &&
+           digits(2, second) && hour <= 23 && minute <= 59 && second <= 60;
+  }
+
+  std::string_view rest() const { return s_.substr(pos_); }
+
+ private:
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+std::optional<std::chrono::system_clock::time_point> make_time(std::int64_t year, int month,
+                                                               int day, int hour, int minute,
+                                                               int second) {
+  if (month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month))) {
+    return std::nullopt;
+  }
+  const std::int64_t seconds =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second;
+  using Duration = std::chrono::system_clock::duration;
+  const auto max_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Duration::max()).count();
+  const auto min_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Duration::min()).count();
+  if (seconds > max_seconds || seconds < min_seconds) return std::nullopt;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<Duration>(std::chrono::seconds(seconds)));
+}
+
+std::int64_t current_year() {
+  const auto days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  return civil_from_days(days.time_since_epoch().count()).year;
+}
+
+}  // namespace
+
+std::string format_timestamp(std::chrono::system_clock::time_point t) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+  // Floor division so times before 1970 land on the right day.
+  std::int64_t days = seconds / 86400;
+  std::int64_t rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const Civil date = civil_from_days(days);
+  const auto weekday = static_cast<std::size_t>(((days % 7) + 11) % 7);  // 1970-01-01: Thursday
+  std::string out;
+  out.reserve(29);
+  out += kDayNames[weekday];
+  out += ", ";
+  append_2digits(out, date.day);
+  out += ' ';
+  out += kMonthNames[date.month - 1];
+  out += ' ';
+  const auto year = static_cast<unsigned>(date.year);
+  append_2digits(out, year / 100);
+  append_2digits(out, year % 100);
+  out += ' ';
+  append_2digits(out, static_cast<unsigned>(rem / 3600));
+  out += ':';
+  append_2digits(out, static_cast<unsigned>(rem / 60 % 60));
+  out += ':';
+  append_2digits(out, static_cast<unsigned>(rem % 60));
+  out += " GMT";
+  return out;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
+  s = strip(s, kHttpWhitespace);
+  int weekday = 0, day = 0, month = 0, year = 0, hour = 0, minute = 0, second = 0;
+
+  // IMF-fixdate: day-name "," SP 2DIGIT SP month SP 4DIGIT SP time-of-day SP "GMT"
+  {
+    DateReader r(s);
+    if (r.name(kDayNames, weekday) && r.literal(", ") && r.digits(2, day) && r.literal(" ") &&
+        r.name(kMonthNames, month) && r.literal(" ") && r.digits(4, year) && r.literal(" ") &&
+        r.time_of_day(hour, minute, second) && r.literal(" GMT") && r.at_end()) {
+      return make_time(year, month + 1, day, hour, minute, second);
+    }
+  }
+  // rfc850-date: day-name-l "," SP 2DIGIT "-" month "-" 2DIGIT SP time-of-day SP "GMT"
+  {
+    DateReader r(s);
+    if (r.name(kLongDayNames, weekday) && r.literal(", ") && r.digits(2, day) && r.literal("-") &&
+        r.name(kMonthNames, month) && r.literal("-") && r.digits(2, year) && r.literal(" ") &&
+        r.time_of_day(hour, minute, second) && r.literal(" GMT") && r.at_end()) {
+      // RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the previous century.
+      const auto now = current_year();
+      std::int64_t full_year = now - now % 100 + year;
+      if (full_year > now + 50) full_year -= 100;
+      return make_time(full_year, month + 1, day, hour, minute, second);
+    }
+  }
+  // asctime-date: day-name SP month SP ( 2DIGIT / ( SP DIGIT ) ) SP time-of-day SP 4DIGIT
+  {
+    DateReader r(s);
+    if (r.name(kDayNames, weekday) && r.literal(" ") && r.name(kMonthNames, month) &&
+        r.literal(" ") && (r.literal(" ") ? r.digits(1, day) : r.digits(2, day)) &&
+        r.literal(" ") && r.time_of_day(hour, minute, second) && r.literal(" ") &&
+        r.digits(4, year) && r.at_end()) {
+      return make_time(year, month + 1, day, hour, minute, second);
+    }
+  }
+  return std::nullopt;
+}
+
+// ---- status reasons ----------------------------------------------------------------------------
+
+std::string_view reason_phrase(int code) noexcept {
+  switch (code) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 205:
+      return "Reset Content";
+    case 206:
+      return "Partial Content";
+    case 207:
+      return "Multi-Status";
+    case 208:
+      return "Already Reported";
+    case 226:
+      return "IM Used";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 305:
+      return "Use Proxy";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 418:
+      return "I'm a Teapot";
+    case 421:
+      return "Misdirected Request";
+    case 422:
+      return "Unprocessable Content";
+    case 423:
+      return "Locked";
+    case 424:
+      return "Failed Dependency";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 506:
+      return "Variant Also Negotiates";
+    case 507:
+      return "Insufficient Storage";
+    case 508:
+      return "Loop Detected";
+    case 510:
+      return "Not Extended";
+    case 511:
+      return "Network Authentication Required";
+    default:
+      return {};
+  }
+}
+
+// ---- cookies -----------------------------------------------------------------------------------
+
+namespace {
+
+// Python's str.strip() on ASCII: its white space includes the separators 0x1C-0x1F. Bytes 0x85
+// and 0xA0 (white space in Latin-1) are kept so UTF-8 values survive.
+constexpr std::string_view kAsciiWhitespace = " \t\n\v\f\r\x1c\x1d\x1e\x1f";
+
+// http.cookies._unquote: drops surrounding double quotes, then turns `\ooo` (first digit 0-3)
+// into that byte and `\c` into c (except a newline, which Python's '.' does not match).
+std::string unquote_cookie(std::string_view s) {
+  if (s.size() < 2 || s.front() != '"' || s.back() != '"') return std::string(s);
+  s = s.substr(1, s.size() - 2);
+  std::string out;
+  out.reserve(s.size());
+  auto is_octal = [](char c, char max) { return c >= '0' && c <= max; };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+    } else if (i + 3 < s.size() && is_octal(s[i + 1], '3') && is_octal(s[i + 2], '7') &&
+               is_octal(s[i + 3], '7')) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else if (s[i + 1] != '\n') {
+      out += s[i + 1];
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> parse_cookie(std::string_view header) {
+  std::map<std::string, std::string> cookies;
+  std::size_t start = 0;
+  while (start <= header.size()) {
+    auto semicolon = header.find(';', start);
+    if (semicolon == std::string_view::npos) semicolon = header.size();
+    const auto chunk = header.substr(start, semicolon - start);
+    start = semicolon + 1;
+    const auto eq = chunk.find('=');
+    // A pair without '=' is a value with an empty name, as browsers do (Mozilla bug 169091).
+    const auto key = eq == std::string_view::npos ? std::string_view() : chunk.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? chunk : chunk.substr(eq + 1);
+    const auto k = strip(key, kAsciiWhitespace);
+    const auto v = strip(value, kAsciiWhitespace);
+    if (!k.empty() || !v.empty()) cookies.insert_or_assign(std::string(k), unquote_cookie(v));
+  }
+  return cookies;
+}
+
+}  // namespace httputil
+}  // namespace squall

@@ -1,0 +1,200 @@
+#pragma once
+/// \file
+/// HTTP helpers shared by clients and servers (Tornado's `httputil`): the `HTTPHeaders` multi-map,
+/// the errors of the HTTP layer, URL and query-string helpers, HTTP dates, reason phrases and the
+/// `Cookie` request header.
+///
+/// Strings are bytes: nothing here decodes or checks UTF-8. Every function runs in time linear in
+/// its input (`HTTPHeaders` lookups add a logarithmic factor in the number of distinct names).
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "squall/util/error.hpp"
+
+namespace squall {
+
+/// Malformed HTTP from a remote peer: a bad header line, start line or body framing (Tornado's
+/// `HTTPInputError`). A server answers it with 400 and closes the connection.
+class HTTPInputError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The application wrote HTTP that cannot be sent: more or less body than Content-Length, a write
+/// after finish (Tornado's `HTTPOutputError`).
+class HTTPOutputError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Header fields by name, as Tornado's `HTTPHeaders`: names compare without regard to ASCII case
+/// and are stored in Http-Header-Case (`coNtent-TYPE` becomes `Content-Type`); a name may hold
+/// several values. Iteration yields one (name, value) pair per value, grouped by name, names in the
+/// order they were first added and each name's values in the order they were added (as Tornado's
+/// `get_all`).
+class HTTPHeaders {
+ public:
+  /// Iterates the (name, value) pairs; the views stay valid until the headers are modified.
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = std::pair<std::string_view, std::string_view>;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = value_type;
+
+    const_iterator() = default;
+    value_type operator*() const;
+    const_iterator& operator++();
+    const_iterator operator++(int) {
+      auto copy = *this;
+      ++*this;
+      return copy;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) {
+      return a.field_ == b.field_ && a.value_ == b.value_;
+    }
+
+   private:
+    friend class HTTPHeaders;
+    const_iterator(const HTTPHeaders* headers, std::size_t field);
+    void skip_erased();
+
+    const HTTPHeaders* headers_ = nullptr;
+    std::size_t field_ = 0;
+    std::size_t value_ = 0;
+  };
+  using iterator = const_iterator;
+
+  HTTPHeaders() = default;
+
+  /// Parses a header block: "Name: value" lines, each ended by CRLF or a bare LF (the last one may
+  /// lack it); empty lines are skipped, as Tornado does. Throws `HTTPInputError` for any line that
+  /// `parse_line` rejects.
+  static HTTPHeaders parse(std::string_view block);
+
+  /// Adds one "Name: value" line (a trailing CRLF or LF is ignored; an empty line does nothing).
+  /// Surrounding spaces and tabs of the value are dropped. Stricter than Tornado: throws
+  /// `HTTPInputError` for a line without a colon, an empty name or one with a character outside
+  /// RFC 9110's token (white space before the colon included), a line that starts with white space
+  /// (obsolete line folding), and a value holding a NUL, a CR, an LF, DEL or another control
+  /// character other than HTAB.
+  void parse_line(std::string_view line);
+
+  /// Appends `value` to the values of `name`. Throws `HTTPInputError` (as Tornado's `add`) if
+  /// `name` is not a token or `value` holds a control character other than HTAB; the value is kept
+  /// as given otherwise.
+  void add(std::string_view name, std::string_view value);
+
+  /// Replaces all values of `name` with `value` (Tornado's `headers[name] = value`); a name already
+  /// present keeps its place in the iteration order. Validates as `add` does.
+  void set(std::string_view name, std::string_view value);
+
+  /// The values of `name` joined with "," (no space, as Tornado), or nullopt if absent.
+  std::optional<std::string> get(std::string_view name) const;
+
+  /// The values of `name` joined with ",", or `default_value` if absent.
+  std::string get(std::string_view name, std::string_view default_value) const;
+
+  /// The values of `name` in the order they were added; empty if absent.
+  const std::vector<std::string>& get_list(std::string_view name) const;
+
+  /// Whether `name` has a value.
+  bool contains(std::string_view name) const;
+
+  /// Removes all values of `name`; returns whether it had any.
+  bool erase(std::string_view name);
+
+  /// The number of (name, value) pairs that iteration yields (not the number of distinct names).
+  std::size_t size() const noexcept { return pairs_; }
+  bool empty() const noexcept { return pairs_ == 0; }
+  void clear() noexcept;
+
+  const_iterator begin() const { return const_iterator(this, 0); }
+  const_iterator end() const { return const_iterator(this, fields_.size()); }
+
+ private:
+  struct Field {
+    std::string name;                 // Http-Header-Case
+    std::vector<std::string> values;  // empty once erased
+  };
+
+  Field& field_for(std::string name);
+  void compact();
+
+  std::vector<Field> fields_;
+  std::map<std::string, std::size_t, std::less<>> index_;  // normalized name -> fields_ slot
+  std::size_t pairs_ = 0;
+  std::size_t erased_ = 0;
+};
+
+namespace httputil {
+
+/// A header name in Http-Header-Case, as Tornado's `_normalize_header`: each '-'-separated word
+/// gets its first letter upper-cased and the rest lower-cased (ASCII only).
+std::string normalize_header(std::string_view name);
+
+/// `url` with `args` appended to its query, as Tornado's `url_concat`: the existing query is
+/// re-encoded (a name without '=' gets an empty value, `%XX` and '+' are normalized as `url_escape`
+/// writes them), an empty query loses its '?', and a fragment stays at the end. With empty `args`
+/// the query is still re-encoded.
+std::string url_concat(std::string_view url,
+                       const std::vector<std::pair<std::string, std::string>>& args);
+
+/// Parses a query string into values by name, as Tornado's `parse_qs_bytes` (Python's `parse_qs`):
+/// pairs split on '&', empty pairs skipped, '+' is a space, `%XX` decoded to bytes. A pair without
+/// '=' or with an empty value is kept with an empty value if `keep_blank_values`, dropped
+/// otherwise.
+std::map<std::string, std::vector<std::string>> parse_qs_bytes(std::string_view query,
+                                                               bool keep_blank_values = true);
+
+/// Decodes `%XX` escapes to bytes (a '%' not followed by two hex digits stays as it is) and, if
+/// `plus`, '+' to a space first (Tornado's `url_unescape` returning bytes).
+std::string url_unescape(std::string_view s, bool plus = true);
+
+/// Percent-encodes every byte but ASCII letters, digits and "_.-~", as Tornado's `url_escape`:
+/// with `plus`, a space becomes '+' and '/' is escaped (Python's `quote_plus`); without it, a space
+/// becomes `%20` and '/' is kept (Python's `quote`). Hex digits are upper case.
+std::string url_escape(std::string_view s, bool plus = true);
+
+/// Splits "host:port" as Tornado's `split_host_and_port`: if `netloc` is a non-empty host, a colon
+/// and only ASCII digits after its last colon, returns (host, port); otherwise (netloc, nullopt).
+/// As in Tornado an unbracketed IPv6 address splits at its last colon ("::1" gives (":", 1)).
+/// Throws `ValueError` if the digits exceed an `int`.
+std::pair<std::string, std::optional<int>> split_host_and_port(std::string_view netloc);
+
+/// Formats `t` (truncated to whole seconds) as an IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+/// Thread-safe, independent of the locale and time zone.
+std::string format_timestamp(std::chrono::system_clock::time_point t);
+
+/// Parses an HTTP date in any of RFC 9110 §5.6.7's forms: IMF-fixdate ("Sun, 06 Nov 1994 08:49:37
+/// GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT"; a two-digit year more than 50 years in the
+/// future means the century before) and asctime ("Sun Nov  6 08:49:37 1994"). Names and "GMT" match
+/// without regard to case, surrounding spaces and tabs are ignored, the day name is not checked
+/// against the date, a second of 60 is allowed. Returns nullopt for anything else, an impossible
+/// date, or one outside `system_clock`'s range. Thread-safe, independent of the locale.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s);
+
+/// The reason phrase of a status code, for every code Python's `http.HTTPStatus` knows (with the
+/// RFC 9110 names Python 3.13 uses: 413 "Content Too Large", 422 "Unprocessable Content"...), such
+/// as 431 "Request Header Fields Too Large". Empty for any other code (Tornado shows "Unknown").
+std::string_view reason_phrase(int code) noexcept;
+
+/// Parses a `Cookie` request header as Tornado's `parse_cookie` (which mimics browsers, not the
+/// RFCs): pairs split on ';', name and value split at the first '=', both stripped of ASCII white
+/// space; a pair without '=' is a value with an empty name; a pair with both empty is skipped; a
+/// value in double quotes loses them and its backslash escapes (`\"`, `\\`, octal `\073`); a later
+/// pair replaces an earlier one of the same name. Never throws (other than `std::bad_alloc`).
+std::map<std::string, std::string> parse_cookie(std::string_view header);
+
+}  // namespace httputil
+}  // namespace squall

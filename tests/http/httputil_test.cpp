@@ -1,0 +1,523 @@
+// httputil: HTTPHeaders, the HTTP errors, URL and query helpers, HTTP dates, reason phrases and
+// cookie parsing. Expected values follow Tornado's and Python's behaviour.
+#include "squall/http/httputil.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "squall/util/error.hpp"
+
+namespace squall {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+using namespace httputil;
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+using Clock = std::chrono::system_clock;
+
+Pairs all_pairs(const HTTPHeaders& headers) {
+  Pairs out;
+  for (const auto& [name, value] : headers) out.emplace_back(name, value);
+  return out;
+}
+
+// Expects `fn` to throw HTTPInputError whose message contains `fragment`.
+template <typename Fn>
+void expect_input_error(Fn&& fn, std::string_view fragment) {
+  try {
+    fn();
+    ADD_FAILURE() << "no HTTPInputError; expected one mentioning \"" << fragment << "\"";
+  } catch (const HTTPInputError& e) {
+    EXPECT_NE(std::string_view(e.what()).find(fragment), std::string_view::npos) << e.what();
+  }
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+TEST(HTTPUtilTest, HTTPErrorsDeriveFromSquallError) {
+  EXPECT_THROW(throw HTTPInputError("bad"), Error);
+  EXPECT_THROW(throw HTTPOutputError("bad"), Error);
+  EXPECT_STREQ(HTTPInputError("malformed").what(), "malformed");
+}
+
+// ---- HTTPHeaders -------------------------------------------------------------------------------
+
+TEST(HTTPUtilTest, NamesAreCaseInsensitiveAndStoredInHttpHeaderCase) {
+  HTTPHeaders h;
+  h.add("coNtent-TYPE", "text/html");
+  EXPECT_TRUE(h.contains("content-type"));
+  EXPECT_TRUE(h.contains("CONTENT-TYPE"));
+  EXPECT_EQ(h.get("Content-Type"), "text/html");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"Content-Type", "text/html"}}));
+  EXPECT_EQ(normalize_header("x-FORWARDED-for"), "X-Forwarded-For");
+  EXPECT_EQ(normalize_header("etag"), "Etag");
+  EXPECT_EQ(normalize_header("a--b-"), "A--B-");
+}
+
+TEST(HTTPUtilTest, RepeatedNamesKeepAllValuesJoinedWithCommaAsTornado) {
+  HTTPHeaders h;
+  h.add("Set-Cookie", "A=B");
+  h.add("set-cookie", "C=D");
+  EXPECT_EQ(h.get("SET-COOKIE"), "A=B,C=D");
+  EXPECT_EQ(h.get_list("set-cookie"), (std::vector<std::string>{"A=B", "C=D"}));
+  EXPECT_EQ(h.size(), 2u);
+}
+
+TEST(HTTPUtilTest, IterationGroupsValuesByNameInFirstAddedOrder) {
+  HTTPHeaders h;
+  h.add("B", "1");
+  h.add("A", "2");
+  h.add("b", "3");
+  h.add("C", "4");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"B", "1"}, {"B", "3"}, {"A", "2"}, {"C", "4"}}));
+  EXPECT_EQ(static_cast<std::size_t>(std::distance(h.begin(), h.end())), h.size());
+}
+
+TEST(HTTPUtilTest, SetReplacesAllValuesAndKeepsThePosition) {
+  HTTPHeaders h;
+  h.add("A", "1");
+  h.add("B", "2");
+  h.add("a", "3");
+  h.set("A", "x");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"A", "x"}, {"B", "2"}}));
+  h.set("New", "n");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"A", "x"}, {"B", "2"}, {"New", "n"}}));
+  EXPECT_EQ(h.size(), 3u);
+}
+
+TEST(HTTPUtilTest, GetReturnsNulloptOrTheDefaultForAnAbsentName) {
+  HTTPHeaders h;
+  EXPECT_EQ(h.get("Missing"), std::nullopt);
+  EXPECT_EQ(h.get("Missing", "fallback"), "fallback");
+  EXPECT_TRUE(h.get_list("Missing").empty());
+  h.add("Empty", "");
+  EXPECT_EQ(h.get("Empty"), "");
+  EXPECT_EQ(h.get("empty", "fallback"), "");
+}
+
+TEST(HTTPUtilTest, EraseRemovesEveryValueAndReAddingGoesLast) {
+  HTTPHeaders h;
+  h.add("A", "1");
+  h.add("B", "2");
+  h.add("A", "3");
+  EXPECT_TRUE(h.erase("a"));
+  EXPECT_FALSE(h.erase("a"));
+  EXPECT_FALSE(h.contains("A"));
+  EXPECT_EQ(h.size(), 1u);
+  h.add("A", "4");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"B", "2"}, {"A", "4"}}));
+  h.clear();
+  EXPECT_TRUE(h.empty());
+  EXPECT_EQ(h.begin(), h.end());
+}
+
+TEST(HTTPUtilTest, ManyErasesKeepOrderAcrossCompaction) {
+  HTTPHeaders h;
+  for (int i = 0; i < 1000; ++i) h.add("H" + std::to_string(i), std::to_string(i));
+  for (int i = 0; i < 1000; i += 2) ASSERT_TRUE(h.erase("h" + std::to_string(i)));
+  EXPECT_EQ(h.size(), 500u);
+  int expected = 1;
+  for (const auto& [name, value] : h) {
+    EXPECT_EQ(name, "H" + std::to_string(expected));
+    EXPECT_EQ(value, std::to_string(expected));
+    expected += 2;
+  }
+  EXPECT_EQ(expected, 1001);
+  EXPECT_EQ(h.get("h999"), "999");
+}
+
+TEST(HTTPUtilTest, AddRejectsBadNamesAndControlCharactersInValues) {
+  HTTPHeaders h;
+  expect_input_error([&] { h.add("", "v"); }, "empty name");
+  expect_input_error([&] { h.add("Bad Name", "v"); }, "white space");
+  expect_input_error([&] { h.add("Bad:Name", "v"); }, "bad character");
+  expect_input_error([&] { h.add("X", "a\r\nInjected: 1"); }, "bare CR");
+  expect_input_error([&] { h.add("X", "a\nb"); }, "LF");
+  expect_input_error([&] { h.set("X", "a\0b"s); }, "NUL");
+  h.add("X", "tab\tinside and obs-text \xff");
+  EXPECT_EQ(h.get("x"), "tab\tinside and obs-text \xff");
+}
+
+TEST(HTTPUtilTest, ParseReadsCrlfAndBareLfLinesAndStripsValues) {
+  const auto h = HTTPHeaders::parse(
+      "Content-Type: text/html\r\n"
+      "content-length:42\n"
+      "X-Spaces: \t padded value \t\r\n"
+      "\r\n"
+      "X-Empty:\r\n"
+      "Accept: a\r\n"
+      "ACCEPT: b");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"Content-Type", "text/html"},
+                                 {"Content-Length", "42"},
+                                 {"X-Spaces", "padded value"},
+                                 {"X-Empty", ""},
+                                 {"Accept", "a"},
+                                 {"Accept", "b"}}));
+  EXPECT_EQ(h.get("accept"), "a,b");
+  EXPECT_TRUE(HTTPHeaders::parse("").empty());
+  EXPECT_TRUE(HTTPHeaders::parse("\r\n").empty());
+}
+
+TEST(HTTPUtilTest, ParseKeepsColonsInsideTheValue) {
+  const auto h = HTTPHeaders::parse("Host: example.com:8080\r\nX-Time: 12:34:56\r\n");
+  EXPECT_EQ(h.get("Host"), "example.com:8080");
+  EXPECT_EQ(h.get("X-Time"), "12:34:56");
+}
+
+TEST(HTTPUtilTest, ParseRejectsALineWithoutAColon) {
+  expect_input_error([] { HTTPHeaders::parse("Good: 1\r\nNoColonHere\r\n"); }, "no colon");
+}
+
+TEST(HTTPUtilTest, ParseRejectsWhiteSpaceBeforeTheColon) {
+  expect_input_error([] { HTTPHeaders::parse("Host : example.com\r\n"); }, "white space");
+  expect_input_error([] { HTTPHeaders::parse("Host\t: example.com\r\n"); }, "white space");
+}
+
+TEST(HTTPUtilTest, ParseRejectsObsoleteLineFolding) {
+  expect_input_error([] { HTTPHeaders::parse("X-Long: a\r\n continued\r\n"); }, "line folding");
+  expect_input_error([] { HTTPHeaders::parse("X-Long: a\r\n\tcontinued\r\n"); }, "line folding");
+  expect_input_error([] { HTTPHeaders::parse(" Leading: space\r\n"); }, "line folding");
+}
+
+TEST(HTTPUtilTest, ParseRejectsABareCr) {
+  expect_input_error([] { HTTPHeaders::parse("A: 1\rB: 2\r\n"); }, "bare CR");
+  expect_input_error([] { HTTPHeaders::parse("A: 1\r\r\n"); }, "bare CR");
+}
+
+TEST(HTTPUtilTest, ParseRejectsNulAndControlCharactersInValues) {
+  expect_input_error([] { HTTPHeaders::parse("A: x\0y\r\n"s); }, "NUL");
+  expect_input_error([] { HTTPHeaders::parse("A: x\x01y\r\n"); }, "control character");
+  expect_input_error([] { HTTPHeaders::parse("A: x\x7fy\r\n"); }, "control character");
+  expect_input_error([] { HTTPHeaders::parse("A: x\x1b[31m\r\n"); }, "control character");
+}
+
+TEST(HTTPUtilTest, ParseRejectsBadNames) {
+  expect_input_error([] { HTTPHeaders::parse(": no name\r\n"); }, "empty name");
+  expect_input_error([] { HTTPHeaders::parse("B@d: 1\r\n"); }, "bad character");
+  expect_input_error([] { HTTPHeaders::parse("N\xc3\xa4me: 1\r\n"); }, "bad character");
+}
+
+TEST(HTTPUtilTest, ParseErrorMessagesQuoteTheLineSafely) {
+  try {
+    HTTPHeaders::parse("Bad\x01Line-Without-Colon-That-Goes-On-And-On-For-A-While-Longer\r\n");
+    FAIL() << "no error";
+  } catch (const HTTPInputError& e) {
+    const std::string_view what = e.what();
+    EXPECT_NE(what.find("\\x01"), std::string_view::npos) << what;
+    EXPECT_NE(what.find("..."), std::string_view::npos) << what;
+    EXPECT_EQ(what.find('\x01'), std::string_view::npos);
+  }
+}
+
+TEST(HTTPUtilTest, ParseLineAcceptsALineWithOrWithoutItsTerminator) {
+  HTTPHeaders h;
+  h.parse_line("Content-Type: text/html");
+  h.parse_line("Content-Length: 42\r\n");
+  h.parse_line("X-A: 1\n");
+  h.parse_line("\r\n");
+  EXPECT_EQ(all_pairs(h),
+            (Pairs{{"Content-Type", "text/html"}, {"Content-Length", "42"}, {"X-A", "1"}}));
+  expect_input_error([&] { h.parse_line("X: a\nb"); }, "LF");
+}
+
+// Sizes chosen so that quadratic code would take far longer than the test timeout.
+TEST(HTTPUtilTest, ParsingAHundredThousandHeaderLinesIsLinear) {
+  std::string block;
+  for (int i = 0; i < 100'000; ++i) block += "X-" + std::to_string(i) + ": v\r\n";
+  const auto h = HTTPHeaders::parse(block);
+  EXPECT_EQ(h.size(), 100'000u);
+  EXPECT_EQ(h.get("x-99999"), "v");
+}
+
+TEST(HTTPUtilTest, ParsingAHundredThousandValuesOfOneNameIsLinear) {
+  std::string block;
+  for (int i = 0; i < 100'000; ++i) block += "A: b\r\n";
+  const auto h = HTTPHeaders::parse(block);
+  EXPECT_EQ(h.get_list("a").size(), 100'000u);
+  EXPECT_EQ(h.get("a")->size(), 100'000u * 2 - 1);
+}
+
+TEST(HTTPUtilTest, ParsingAHugeValueIsLinear) {
+  const std::string value(8 * 1024 * 1024, 'v');
+  const std::string spaces(1024 * 1024, ' ');
+  const auto h = HTTPHeaders::parse("Big:" + spaces + value + spaces + "\r\n");
+  EXPECT_EQ(h.get("big")->size(), value.size());
+  expect_input_error([&] { HTTPHeaders::parse("Big: " + value + "\r" + value); }, "bare CR");
+}
+
+// ---- reason phrases ----------------------------------------------------------------------------
+
+TEST(HTTPUtilTest, ReasonPhrasesCoverPythonsHTTPStatus) {
+  EXPECT_EQ(reason_phrase(200), "OK");
+  EXPECT_EQ(reason_phrase(404), "Not Found");
+  EXPECT_EQ(reason_phrase(418), "I'm a Teapot");
+  EXPECT_EQ(reason_phrase(431), "Request Header Fields Too Large");
+  EXPECT_EQ(reason_phrase(505), "HTTP Version Not Supported");
+  EXPECT_EQ(reason_phrase(413), "Content Too Large");
+  EXPECT_EQ(reason_phrase(422), "Unprocessable Content");
+  const int known[] = {100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208,
+                       226, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403,
+                       404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416,
+                       417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500,
+                       501, 502, 503, 504, 505, 506, 507, 508, 510, 511};
+  int count = 0;
+  for (int code = -1; code < 1000; ++code) count += reason_phrase(code).empty() ? 0 : 1;
+  EXPECT_EQ(count, static_cast<int>(std::size(known)));
+  for (const int code : known) EXPECT_FALSE(reason_phrase(code).empty()) << code;
+}
+
+TEST(HTTPUtilTest, ReasonPhraseIsEmptyForUnknownCodes) {
+  EXPECT_EQ(reason_phrase(299), "");
+  EXPECT_EQ(reason_phrase(306), "");
+  EXPECT_EQ(reason_phrase(0), "");
+  EXPECT_EQ(reason_phrase(-200), "");
+  EXPECT_EQ(reason_phrase(1000), "");
+}
+
+// ---- URL helpers -------------------------------------------------------------------------------
+
+TEST(HTTPUtilTest, UrlConcatAppendsToAUrlWithoutAQuery) {
+  EXPECT_EQ(url_concat("https://localhost/path", {{"y", "y"}, {"z", "z"}}),
+            "https://localhost/path?y=y&z=z");
+}
+
+TEST(HTTPUtilTest, UrlConcatGivesANameWithoutValueAnEmptyValue) {
+  EXPECT_EQ(url_concat("https://localhost/path?x", {{"y", "y"}, {"z", "z"}}),
+            "https://localhost/path?x=&y=y&z=z");
+  EXPECT_EQ(url_concat("https://localhost/path?x&", {{"y", "y"}, {"z", "z"}}),
+            "https://localhost/path?x=&y=y&z=z");
+}
+
+TEST(HTTPUtilTest, UrlConcatKeepsAnExistingQuery) {
+  EXPECT_EQ(url_concat("https://localhost/path?a=1&b=2", {{"y", "y"}, {"z", "z"}}),
+            "https://localhost/path?a=1&b=2&y=y&z=z");
+  EXPECT_EQ(url_concat("https://localhost/path?r=1&r=2", {{"y", "y"}}),
+            "https://localhost/path?r=1&r=2&y=y");
+}
+
+TEST(HTTPUtilTest, UrlConcatWithNoArgsKeepsTheQuery) {
+  EXPECT_EQ(url_concat("https://localhost/path?r=1&t=2", {}), "https://localhost/path?r=1&t=2");
+  EXPECT_EQ(url_concat("https://localhost/path?", {}), "https://localhost/path");
+}
+
+TEST(HTTPUtilTest, UrlConcatRepeatsANameGivenTwice) {
+  EXPECT_EQ(url_concat("https://localhost/path", {{"y", "y"}, {"y", "yy"}}),
+            "https://localhost/path?y=y&y=yy");
+}
+
+TEST(HTTPUtilTest, UrlConcatKeepsTheFragmentLast) {
+  EXPECT_EQ(url_concat("https://localhost/path#tab", {{"y", "y"}}),
+            "https://localhost/path?y=y#tab");
+  EXPECT_EQ(url_concat("/p?a=1#x?b=2#y", {{"c", "3"}}), "/p?a=1&c=3#x?b=2#y");
+}
+
+TEST(HTTPUtilTest, UrlConcatEscapesArgsAndReEncodesTheQuery) {
+  EXPECT_EQ(url_concat("https://localhost/path?a=b%20c+d&e=%zz#f#g", {{"s p", "a/b&c=d"}}),
+            "https://localhost/path?a=b+c+d&e=%25zz&s+p=a%2Fb%26c%3Dd#f#g");
+  EXPECT_EQ(url_concat("/p?=x&&q=", {}), "/p?=x&q=");
+}
+
+TEST(HTTPUtilTest, ParseQsBytesKeepsBlankValuesAndRepeats) {
+  const auto qs = parse_qs_bytes("a=1&a=2&b&c=&=d&&e=x+y%20z&f=%zz%4");
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"a", {"1", "2"}}, {"b", {""}}, {"c", {""}}, {"", {"d"}}, {"e", {"x y z"}}, {"f", {"%zz%4"}}};
+  EXPECT_EQ(qs, expected);
+}
+
+TEST(HTTPUtilTest, ParseQsBytesCanDropBlankValues) {
+  const auto qs = parse_qs_bytes("a=1&a=2&b&c=&=d&&e=x+y%20z", false);
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"a", {"1", "2"}}, {"", {"d"}}, {"e", {"x y z"}}};
+  EXPECT_EQ(qs, expected);
+}
+
+TEST(HTTPUtilTest, ParseQsBytesDecodesToRawBytesAndPlusInNames) {
+  const auto qs = parse_qs_bytes("na+me%3D=%E2%82%AC%00;x");
+  ASSERT_EQ(qs.count("na me="), 1u);
+  EXPECT_EQ(qs.at("na me=").at(0), "\xe2\x82\xac\0;x"s);
+  EXPECT_TRUE(parse_qs_bytes("").empty());
+  EXPECT_TRUE(parse_qs_bytes("&&&").empty());
+}
+
+TEST(HTTPUtilTest, UrlUnescapeLeavesInvalidEscapesAlone) {
+  EXPECT_EQ(url_unescape("%41%4g%%2%zz%e2%82%ac+", false), "A%4g%%2%zz\xe2\x82\xac+");
+  EXPECT_EQ(url_unescape("a+b%2Bc%"), "a b+c%");
+  EXPECT_EQ(url_unescape("%"), "%");
+  EXPECT_EQ(url_unescape("%4"), "%4");
+  EXPECT_EQ(url_unescape("%00"), "\0"s);
+  EXPECT_EQ(url_unescape("%252F"), "%2F");
+  EXPECT_EQ(url_unescape(""), "");
+}
+
+TEST(HTTPUtilTest, UrlEscapeMatchesQuotePlusAndQuote) {
+  EXPECT_EQ(url_escape("a b/c~_.-!*'()\xc3\xa9"), "a+b%2Fc~_.-%21%2A%27%28%29%C3%A9");
+  EXPECT_EQ(url_escape("a b/c~_.-!*'()\xc3\xa9", false), "a%20b/c~_.-%21%2A%27%28%29%C3%A9");
+  EXPECT_EQ(url_escape("+&=%"), "%2B%26%3D%25");
+  EXPECT_EQ(url_escape("\0"s), "%00");
+}
+
+TEST(HTTPUtilTest, UrlEscapeAndUnescapeRoundTripEveryByte) {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+  EXPECT_EQ(url_unescape(url_escape(all)), all);
+  EXPECT_EQ(url_unescape(url_escape(all, false), false), all);
+}
+
+TEST(HTTPUtilTest, SplitHostAndPortSplitsAtTheLastColon) {
+  using Result = std::pair<std::string, std::optional<int>>;
+  EXPECT_EQ(split_host_and_port("example.com:8080"), (Result{"example.com", 8080}));
+  EXPECT_EQ(split_host_and_port("example.com"), (Result{"example.com", std::nullopt}));
+  EXPECT_EQ(split_host_and_port("[::1]:443"), (Result{"[::1]", 443}));
+  EXPECT_EQ(split_host_and_port("[::1]"), (Result{"[::1]", std::nullopt}));
+  EXPECT_EQ(split_host_and_port("::1"), (Result{":", 1}));  // as Tornado's regex does
+  EXPECT_EQ(split_host_and_port("host:"), (Result{"host:", std::nullopt}));
+  EXPECT_EQ(split_host_and_port(":80"), (Result{":80", std::nullopt}));
+  EXPECT_EQ(split_host_and_port("host:8a"), (Result{"host:8a", std::nullopt}));
+  EXPECT_EQ(split_host_and_port("host:0080"), (Result{"host", 80}));
+  EXPECT_EQ(split_host_and_port(""), (Result{"", std::nullopt}));
+  EXPECT_THROW(split_host_and_port("host:99999999999999999999"), ValueError);
+}
+
+// ---- dates -------------------------------------------------------------------------------------
+
+Clock::time_point at(std::int64_t seconds) {
+  return Clock::time_point(std::chrono::seconds(seconds));
+}
+
+TEST(HTTPUtilTest, FormatTimestampWritesAnImfFixdate) {
+  EXPECT_EQ(format_timestamp(at(784111777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(format_timestamp(at(1359312200)), "Sun, 27 Jan 2013 18:43:20 GMT");
+  EXPECT_EQ(format_timestamp(at(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(format_timestamp(at(951782400)), "Tue, 29 Feb 2000 00:00:00 GMT");
+  EXPECT_EQ(format_timestamp(at(-1)), "Wed, 31 Dec 1969 23:59:59 GMT");
+  EXPECT_EQ(format_timestamp(at(1359312200) + 999ms), "Sun, 27 Jan 2013 18:43:20 GMT");
+}
+
+TEST(HTTPUtilTest, ParseHttpDateReadsAllThreeForms) {
+  const auto expected = at(784111777);
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), expected);
+  EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), expected);
+  EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), expected);
+  EXPECT_EQ(parse_http_date("Sun Nov 16 08:49:37 1994"), expected + std::chrono::days(10));
+  EXPECT_EQ(parse_http_date("  sun, 06 nov 1994 08:49:37 gmt\t"), expected);
+}
+
+TEST(HTTPUtilTest, ParseHttpDateTakesATwoDigitYearWithin50YearsAhead) {
+  EXPECT_EQ(parse_http_date("Wednesday, 01-Jan-70 00:00:00 GMT"), at(3155760000));  // 2070
+  // 2000 + 10 is always within 50 years of the current year for the next few decades.
+  EXPECT_EQ(parse_http_date("Friday, 01-Jan-10 00:00:00 GMT"), at(1262304000));
+}
+
+TEST(HTTPUtilTest, DatesRoundTrip) {
+  for (std::int64_t s :
+       {0LL, 1LL, 68169600LL, 784111777LL, 951782400LL, 4102444799LL, -86400LL * 365 * 50}) {
+    EXPECT_EQ(parse_http_date(format_timestamp(at(s))), at(s)) << s;
+  }
+}
+
+TEST(HTTPUtilTest, ParseHttpDateRejectsGarbage) {
+  for (const char* bad : {
+           "",
+           "garbage",
+           "Sun, 06 Nov 1994 08:49:37",          // no zone
+           "Sun, 06 Nov 1994 08:49:37 UTC",      // other zone
+           "Sun, 06 Nov 1994 08:49:37 GMT x",    // trailing text
+           "Sun, 6 Nov 1994 08:49:37 GMT",       // one-digit day
+           "Sun, 06 Nov 94 08:49:37 GMT",        // two-digit year in IMF-fixdate
+           "Sun, 06 Foo 1994 08:49:37 GMT",      // bad month
+           "Xyz, 06 Nov 1994 08:49:37 GMT",      // bad day name
+           "Sun, 31 Nov 1994 08:49:37 GMT",      // no such day
+           "Sun, 29 Feb 1900 08:49:37 GMT",      // not a leap year
+           "Sun, 00 Nov 1994 08:49:37 GMT",      // day zero
+           "Sun, 06 Nov 1994 24:00:00 GMT",      // hour
+           "Sun, 06 Nov 1994 08:60:00 GMT",      // minute
+           "Sun, 06 Nov 1994 08:49:61 GMT",      // second
+           "Sun, 06 Nov 1994 8:49:37 GMT",       // short hour
+           "Sun,06 Nov 1994 08:49:37 GMT",       // missing space
+           "Sun, 06 Nov 1994 08:49:37 GMT\r\n",  // control characters
+           "Sun, 06-Nov-94 08:49:37 GMT",        // RFC 850 needs the long day name
+           "Sunday, 06-Nov-1994 08:49:37 GMT",   // RFC 850 has a two-digit year
+           "Sun Nov 6 08:49:37 1994",            // asctime pads the day with a space
+           "Sun Nov  6 08:49:37 94",             // asctime has a four-digit year
+           "Fri, 31 Dec 9999 23:59:59 GMT",      // beyond system_clock's range
+       }) {
+    EXPECT_EQ(parse_http_date(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT\0"s), std::nullopt);
+}
+
+TEST(HTTPUtilTest, ParseHttpDateAcceptsALeapSecond) {
+  EXPECT_EQ(parse_http_date("Sat, 31 Dec 2016 23:59:60 GMT"), at(1483228800));
+}
+
+// ---- cookies
+// -------------------------------------------------------------------------------------
+
+using Cookies = std::map<std::string, std::string>;
+
+TEST(HTTPUtilTest, ParseCookieSplitsPairs) {
+  EXPECT_EQ(parse_cookie("chips=ahoy; vienna=finger"),
+            (Cookies{{"chips", "ahoy"}, {"vienna", "finger"}}));
+  EXPECT_EQ(parse_cookie("keebler=E=mc2"), (Cookies{{"keebler", "E=mc2"}}));
+  EXPECT_EQ(parse_cookie("key:term=value:term"), (Cookies{{"key:term", "value:term"}}));
+  EXPECT_EQ(parse_cookie("a=b; c=[; d=r; f=h"),
+            (Cookies{{"a", "b"}, {"c", "["}, {"d", "r"}, {"f", "h"}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieSplitsAtSemicolonsEvenInsideQuotes) {
+  EXPECT_EQ(
+      parse_cookie(R"(keebler="E=mc2; L=\"Loves\"; fudge=\012;")"),
+      (Cookies{{"keebler", "\"E=mc2"}, {"L", R"(\"Loves\")"}, {"fudge", R"(\012)"}, {"", "\""}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieUnquotesQuotedValues) {
+  EXPECT_EQ(parse_cookie(R"(a="b\"c\\d\073e\x")"), (Cookies{{"a", "b\"c\\d;ex"}}));
+  EXPECT_EQ(parse_cookie(R"(a="\400")"), (Cookies{{"a", "400"}}));
+  EXPECT_EQ(parse_cookie(R"(a="\")"), (Cookies{{"a", "\\"}}));
+  EXPECT_EQ(parse_cookie("a=\"x\\\ny\""), (Cookies{{"a", "x\\\ny"}}));
+  EXPECT_EQ(parse_cookie(R"(a="\000")"), (Cookies{{"a", "\0"s}}));
+  EXPECT_EQ(parse_cookie(R"(k = "  v "  )"), (Cookies{{"k", "  v "}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieKeepsEmptyAndHalfQuotedValues) {
+  EXPECT_EQ(parse_cookie(R"(a=""; b="; c="x)"), (Cookies{{"a", ""}, {"b", "\""}, {"c", "\"x"}}));
+  EXPECT_EQ(parse_cookie("a=; b= "), (Cookies{{"a", ""}, {"b", ""}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieGivesAPairWithoutEqualsAnEmptyName) {
+  EXPECT_EQ(parse_cookie("unnamed"), (Cookies{{"", "unnamed"}}));
+  EXPECT_EQ(parse_cookie("a=b; =c"), (Cookies{{"a", "b"}, {"", "c"}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieSkipsEmptyPairsAndStripsSpaces) {
+  EXPECT_EQ(parse_cookie(""), Cookies{});
+  EXPECT_EQ(parse_cookie(" ; ;"), Cookies{});
+  EXPECT_EQ(parse_cookie("="), Cookies{});
+  EXPECT_EQ(parse_cookie("a b c=d e = f; gh=i"), (Cookies{{"a b c", "d e = f"}, {"gh", "i"}}));
+  EXPECT_EQ(parse_cookie("\t a \t=\r\n b \x1f"), (Cookies{{"a", "b"}}));
+  // Non-ASCII bytes are never white space, so UTF-8 ending in 0xA0 survives.
+  EXPECT_EQ(parse_cookie("saint=Andr\xc3\xa0"), (Cookies{{"saint", "Andr\xc3\xa0"}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieKeepsTheLastOfRepeatedNames) {
+  EXPECT_EQ(parse_cookie("a=1; a=2"), (Cookies{{"a", "2"}}));
+}
+
+TEST(HTTPUtilTest, ParseCookieOfAMegabyteIsLinear) {
+  std::string header;
+  for (int i = 0; i < 100'000; ++i) header += "k" + std::to_string(i) + "=\"v\\073\"; ";
+  const auto cookies = parse_cookie(header);
+  EXPECT_EQ(cookies.size(), 100'000u);
+  EXPECT_EQ(cookies.at("k99999"), "v;");
+}
+
+}  // namespace
+}  // namespace squall
