@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     squall::httputil::parse_multipart_form_data(boundary, body, arguments, files, kLimits);
     parsed = true;
-  } catch (const squall::ValueError&) {
+  } catch (const squall::HTTPInputError&) {
   }
   check_form(arguments, files, body);
 
@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     squall::httputil::parse_body_arguments("multipart/form-data; boundary=" + std::string(boundary),
                                            body, via_content_type, files_via_content_type, nullptr,
                                            kLimits);
-  } catch (const squall::ValueError&) {
+  } catch (const squall::HTTPInputError&) {
   }
   check_form(via_content_type, files_via_content_type, body);
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "squall/http/httputil.hpp"
 #include "squall/util/error.hpp"
 #include "squall/util/log.hpp"
 
@@ -231,7 +232,8 @@ PartHeaders parse_part_headers(std::string_view block) {
     if (line.empty()) continue;
     if (line.front() == ' ' || line.front() == '\t') {
       if (!seen_any)
-        throw ValueError("Invalid multipart/form-data: first header line starts with whitespace");
+        throw HTTPInputError(
+            "Invalid multipart/form-data: first header line starts with whitespace");
       if (last != nullptr && *last) {
         **last += ' ';
         **last += strip(line);
@@ -240,7 +242,7 @@ PartHeaders parse_part_headers(std::string_view block) {
     }
     const auto colon = line.find(':');
     if (colon == std::string_view::npos)
-      throw ValueError("Invalid multipart/form-data: no colon in header line");
+      throw HTTPInputError("Invalid multipart/form-data: no colon in header line");
     seen_any = true;
     last = nullptr;
     const std::string_view name = strip(line.substr(0, colon));
@@ -274,8 +276,8 @@ void parse_part(std::string_view part, Arguments& arguments, Files& files,
     const auto end_of_headers = part.substr(0, std::min(part.size(), window)).find("\r\n\r\n");
     if (end_of_headers == std::string_view::npos) {
       if (part.size() >= window) {
-        throw ValueError("Invalid multipart/form-data: part header block larger than " +
-                         std::to_string(limits.max_part_header_size) + " bytes");
+        throw HTTPInputError("Invalid multipart/form-data: part header block larger than " +
+                             std::to_string(limits.max_part_header_size) + " bytes");
       }
       log::gen_log().warn("multipart/form-data missing headers");
       return;
@@ -362,9 +364,9 @@ void parse_multipart_form_data(std::string_view boundary, std::string_view body,
   if (boundary.size() >= 2 && boundary.front() == '"' && boundary.back() == '"') {
     boundary = boundary.substr(1, boundary.size() - 2);
   }
-  if (boundary.empty()) throw ValueError("Invalid multipart/form-data: empty boundary");
+  if (boundary.empty()) throw HTTPInputError("Invalid multipart/form-data: empty boundary");
   if (boundary.find_first_of("\r\n") != std::string_view::npos) {
-    throw ValueError("Invalid multipart/form-data: boundary contains a line break");
+    throw HTTPInputError("Invalid multipart/form-data: boundary contains a line break");
   }
   std::string delimiter_storage = "\r\n--";
   delimiter_storage += boundary;
@@ -376,7 +378,7 @@ void parse_multipart_form_data(std::string_view boundary, std::string_view body,
   if (!body.starts_with(dash_boundary)) {
     at = find_delimiter(body, delimiter, 0);
     if (at == std::string_view::npos)
-      throw ValueError("Invalid multipart/form-data: no final boundary");
+      throw HTTPInputError("Invalid multipart/form-data: no final boundary");
     at += 2;
   }
   std::size_t parts = 0;
@@ -387,18 +389,18 @@ void parse_multipart_form_data(std::string_view boundary, std::string_view body,
     while (line_end < body.size() && (body[line_end] == ' ' || body[line_end] == '\t')) ++line_end;
     if (!body.substr(line_end).starts_with("\r\n")) {
       if (line_end >= body.size())
-        throw ValueError("Invalid multipart/form-data: no final boundary");
-      throw ValueError("Invalid multipart/form-data: malformed boundary line");
+        throw HTTPInputError("Invalid multipart/form-data: no final boundary");
+      throw HTTPInputError("Invalid multipart/form-data: malformed boundary line");
     }
     const std::size_t part_start = line_end + 2;
     // Searching from the boundary line's own CRLF lets an empty part sit between two boundary
     // lines, as Tornado accepts.
     const std::size_t next = find_delimiter(body, delimiter, part_start - 2);
     if (next == std::string_view::npos)
-      throw ValueError("Invalid multipart/form-data: no final boundary");
+      throw HTTPInputError("Invalid multipart/form-data: no final boundary");
     if (++parts > limits.max_parts) {
-      throw ValueError("Invalid multipart/form-data: more than " +
-                       std::to_string(limits.max_parts) + " parts");
+      throw HTTPInputError("Invalid multipart/form-data: more than " +
+                           std::to_string(limits.max_parts) + " parts");
     }
     if (next > part_start)
       parse_part(body.substr(part_start, next - part_start), arguments, files, limits);
@@ -416,7 +418,7 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
   } else if (iequals(media_type, "multipart/form-data")) {
     const auto boundary = params.find("boundary");
     if (boundary == params.end() || boundary->second.empty()) {
-      throw ValueError("Invalid multipart/form-data: no boundary in Content-Type");
+      throw HTTPInputError("Invalid multipart/form-data: no boundary in Content-Type");
     }
     parse_multipart_form_data(boundary->second, body, arguments, files, limits);
   }

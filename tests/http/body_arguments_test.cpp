@@ -189,32 +189,32 @@ TEST(BodyArgumentsTest, MultipartDecodesAnRfc2231Filename) {
 }
 
 TEST(BodyArgumentsTest, MultipartWithoutFinalBoundaryThrowsValueError) {
-  EXPECT_THROW(parse_multipart(field("a", "1")), ValueError);
-  EXPECT_THROW(parse_multipart(field("a", "1") + "--1234"), ValueError);
-  EXPECT_THROW(parse_multipart("no boundary at all"), ValueError);
-  EXPECT_THROW(parse_multipart(""), ValueError);
+  EXPECT_THROW(parse_multipart(field("a", "1")), HTTPInputError);
+  EXPECT_THROW(parse_multipart(field("a", "1") + "--1234"), HTTPInputError);
+  EXPECT_THROW(parse_multipart("no boundary at all"), HTTPInputError);
+  EXPECT_THROW(parse_multipart(""), HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, MultipartTruncatedInsideAPartThrowsValueError) {
   EXPECT_THROW(parse_multipart("--1234\r\nContent-Disposition: form-data; name=a\r\n\r\npartial"),
-               ValueError);
+               HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, MultipartBoundaryLineWithTrailingTextThrowsValueError) {
   EXPECT_THROW(
       parse_multipart("--1234x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--1234--"),
-      ValueError);
+      HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, MultipartHeaderLineWithoutColonThrowsValueError) {
   EXPECT_THROW(parse_multipart("--1234\r\nContent-Disposition form-data\r\n\r\n1\r\n--1234--"),
-               ValueError);
+               HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, MultipartWithoutBoundaryParameterThrowsValueError) {
-  EXPECT_THROW(parse("multipart/form-data", std::string(kEnd)), ValueError);
-  EXPECT_THROW(parse("multipart/form-data; boundary=", std::string(kEnd)), ValueError);
-  EXPECT_THROW(parse("multipart/form-data; boundary=\"\"", std::string(kEnd)), ValueError);
+  EXPECT_THROW(parse("multipart/form-data", std::string(kEnd)), HTTPInputError);
+  EXPECT_THROW(parse("multipart/form-data; boundary=", std::string(kEnd)), HTTPInputError);
+  EXPECT_THROW(parse("multipart/form-data; boundary=\"\"", std::string(kEnd)), HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, MultipartPartWithoutNameIsSkippedWithAWarning) {
@@ -262,14 +262,14 @@ TEST(BodyArgumentsTest, MultipartWithMoreThanMaxPartsThrowsValueError) {
   std::string body;
   for (int i = 0; i < 6; ++i) body += field("p", std::to_string(i));
   body += kEnd;
-  EXPECT_THROW(parse_multipart(body, {.max_parts = 5}), ValueError);
+  EXPECT_THROW(parse_multipart(body, {.max_parts = 5}), HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, DefaultLimitRejectsManyEmptyParts) {
   std::string body;
   for (int i = 0; i < 1001; ++i) body += "--1234\r\n";
   body += kEnd;
-  EXPECT_THROW(parse_multipart(body), ValueError);
+  EXPECT_THROW(parse_multipart(body), HTTPInputError);
 }
 
 TEST(BodyArgumentsTest, MultipartPartHeaderAtTheLimitParses) {
@@ -283,11 +283,11 @@ TEST(BodyArgumentsTest, MultipartPartHeaderOverTheLimitThrowsValueError) {
   const std::string header = "Content-Disposition: form-data; name=a";
   EXPECT_THROW(parse_multipart("--1234\r\n" + header + "\r\n\r\n1\r\n--1234--",
                                {.max_part_header_size = header.size() - 1}),
-               ValueError);
+               HTTPInputError);
   const std::string huge =
       "--1234\r\nContent-Disposition: form-data; name=a\r\nX-Pad: " + std::string(20000, 'p') +
       "\r\n\r\n1\r\n--1234--";
-  EXPECT_THROW(parse_multipart(huge), ValueError);
+  EXPECT_THROW(parse_multipart(huge), HTTPInputError);
 }
 
 // Quadratic parsing of these would run into ctest's timeout; no time is asserted.
@@ -334,7 +334,7 @@ TEST(BodyArgumentsTest, MultipartBoundaryWithALineBreakThrowsValueError) {
   Form form;
   EXPECT_THROW(
       httputil::parse_multipart_form_data("a\r\nb", "--a\r\nb--", form.arguments, form.files),
-      ValueError);
+      HTTPInputError);
 }
 
 // ---- parse_header_params

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "squall/http/httputil.hpp"  // HTTPInputError
+
 namespace squall {
 
 /// A file uploaded through a `multipart/form-data` form: its name as the client gave it (decoded
@@ -26,8 +28,8 @@ using Arguments = std::map<std::string, std::vector<std::string>>;
 /// Uploaded files by form field name, in the order they arrived.
 using Files = std::map<std::string, std::vector<HTTPFile>>;
 
-/// Bounds on a `multipart/form-data` body. A body that passes them fails with `squall::ValueError`
-/// rather than costing memory or time out of proportion to its size.
+/// Bounds on a `multipart/form-data` body. A body that passes them fails with
+/// `squall::HTTPInputError` rather than costing memory or time out of proportion to its size.
 struct BodyLimits {
   /// The most parts a body may hold (every part counts, skipped or empty ones too).
   std::size_t max_parts = 1000;
@@ -42,7 +44,7 @@ namespace httputil {
 /// not followed by two hex digits stays as it is) or `multipart/form-data; boundary=...` (see
 /// `parse_multipart_form_data`). The media type is compared without regard to case; any other type
 /// is ignored, as Tornado does. `headers` is reserved for Content-Encoding checks and unused now.
-/// Throws `squall::ValueError` for a multipart type without a boundary and for a malformed
+/// Throws `squall::HTTPInputError` for a multipart type without a boundary and for a malformed
 /// multipart body; on a throw, `arguments` and `files` may hold the parts parsed before the error.
 void parse_body_arguments(std::string_view content_type, std::string_view body,
                           Arguments& arguments, Files& files,
@@ -55,9 +57,9 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
 /// non-empty `filename` goes to `files` (Content-Type defaulting to "application/unknown"), any
 /// other named part to `arguments`. A part without headers, without a `form-data` disposition or
 /// without a `name` is skipped with a warning on the general logger. Runs in time linear in
-/// `boundary.size() + body.size()`. Throws `squall::ValueError` when the boundary is empty or holds
-/// a line break, a boundary line is malformed, the closing boundary is missing, a part header line
-/// has no colon, or `limits` are passed.
+/// `boundary.size() + body.size()`. Throws `squall::HTTPInputError` when the boundary is empty or
+/// holds a line break, a boundary line is malformed, the closing boundary is missing, a part header
+/// line has no colon, or `limits` are passed.
 void parse_multipart_form_data(std::string_view boundary, std::string_view body,
                                Arguments& arguments, Files& files, BodyLimits limits = {});
 
