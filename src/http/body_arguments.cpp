@@ -41,33 +41,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Python's unquote (and unquote_plus): a '%' without two hex digits after it is kept as it is.
-std::string percent_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && c == '+' ? ' ' : c);
-  }
-  return out;
-}
-
 void append_utf8(std::string& out, unsigned code_point) {
   if (code_point < 0x80) {
     out.push_back(static_cast<char>(code_point));
@@ -175,7 +148,7 @@ std::string join_continuations(std::vector<Continuation>& sections) {
   bool extended = false;
   for (const auto& section : sections) {
     if (section.encoded) {
-      joined += percent_decode(section.value, false);
+      joined += url_unescape(section.value, false);
       extended = true;
     } else {
       joined += section.value;
@@ -307,20 +280,12 @@ void parse_part(std::string_view part, Arguments& arguments, Files& files,
   }
 }
 
-// Python's parse_qs with keep_blank_values=True, separator '&', values kept as bytes.
+// Python's parse_qs with keep_blank_values=True, appended to what `arguments` holds.
 void parse_urlencoded(std::string_view body, Arguments& arguments) {
-  std::size_t start = 0;
-  while (start <= body.size()) {
-    auto end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    const std::string_view pair = body.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
-    const auto equals = pair.find('=');
-    const std::string_view name = pair.substr(0, equals);
-    const std::string_view value =
-        equals == std::string_view::npos ? std::string_view{} : pair.substr(equals + 1);
-    arguments[percent_decode(name, true)].push_back(percent_decode(value, true));
+  for (auto& [name, values] : parse_qs_bytes(body, true)) {
+    auto& target = arguments[name];
+    target.insert(target.end(), std::make_move_iterator(values.begin()),
+                  std::make_move_iterator(values.end()));
   }
 }
 
