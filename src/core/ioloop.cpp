@@ -444,8 +444,9 @@ void LoopImpl::close(bool all_fds) {
   default_executor_.reset();
   IOLoop* previous = std::exchange(tls_current, &owner_);  // teardown schedules onto this loop
   closing_ = true;
-  std::vector<Callback> late = remote_->close();
-  late.clear();
+  // Callbacks still posted from other threads are destroyed here, outside the queue's mutex
+  // (their destructors may post again, which the closed queue refuses).
+  static_cast<void>(remote_->close());
   event_fd_ = -1;  // closed by the remote queue
   drop_ready();
   timers_.clear();

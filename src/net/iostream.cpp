@@ -264,7 +264,7 @@ bool IOStream::read_to_buffer() {
     close(os_error(errno, "read"));
     return false;
   }
-  if (read_buffer_.empty()) read_buffer_.release_if_empty();
+  read_buffer_.release_if_empty();
   return true;
 }
 
@@ -567,7 +567,7 @@ void IOStream::close(std::exception_ptr error) {
       // The loop is closing: nothing will run, as for every other queued callback.
     }
   }
-  if (read_buffer_.empty()) read_buffer_.release_if_empty();
+  read_buffer_.release_if_empty();
 }
 
 void IOStream::close_fd() noexcept {
