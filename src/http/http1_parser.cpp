@@ -112,8 +112,11 @@ bool apply_headers(RequestHead& head, ParseError& error) {
   bool chunked = false;
   int codings = 0;
   bool chunked_not_last = false;
+  int hosts = 0;
   for (const HeaderField& field : head.headers) {
-    if (iequals(field.name, "content-length")) {
+    if (iequals(field.name, "host")) {
+      ++hosts;
+    } else if (iequals(field.name, "content-length")) {
       std::uint64_t length = 0;
       if (!parse_content_length(field.value, length)) {
         return fail(error, 400, "invalid Content-Length");
@@ -139,6 +142,9 @@ bool apply_headers(RequestHead& head, ParseError& error) {
       if (iequals(field.value, "100-continue")) head.expect_continue = true;
     }
   }
+  // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host (HTTP/1.0 may have none).
+  if (hosts > 1) return fail(error, 400, "more than one Host header");
+  if (hosts == 0 && head.version_minor >= 1) return fail(error, 400, "HTTP/1.1 request without Host");
   if (has_transfer_encoding) {
     if (has_length) return fail(error, 400, "both Content-Length and Transfer-Encoding");
     if (codings == 0 || !chunked || chunked_not_last) {

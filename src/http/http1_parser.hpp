@@ -87,6 +87,11 @@ class ChunkedDecoder {
 
   /// The size of the chunk being read, once its size line is parsed (for early limit checks).
   std::uint64_t current_chunk_size() const noexcept { return chunk_size_; }
+  /// Bytes of the current chunk's data not given out yet (0 between chunks): with the bytes
+  /// given so far, what the body will have reached at the end of this chunk.
+  std::uint64_t pending_chunk_bytes() const noexcept {
+    return state_ == State::kData ? remaining_ : 0;
+  }
 
  private:
   enum class State : std::uint8_t { kSize, kData, kDataEnd, kTrailer, kDone };

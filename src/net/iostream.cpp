@@ -161,6 +161,27 @@ Future<std::string> IOStream::read_until_close() {
   return future;
 }
 
+Future<std::size_t> IOStream::fill_buffer(std::size_t min_bytes) {
+  start_read(ReadKind::kFill);
+  read_target_ = min_bytes;
+  Future<std::size_t> future = into_read_.emplace();
+  if (closed_) {
+    fail_pending(error_);
+  } else {
+    begin_read();
+  }
+  return future;
+}
+
+void IOStream::consume(std::size_t n) {
+  if (reading()) throw InvalidStateError("IOStream: consume while a read is pending");
+  read_buffer_.consume(std::min(n, read_buffer_.size()));
+  if (read_buffer_.empty()) {
+    read_buffer_.release_if_empty();
+    update_events();  // an empty buffer watches for the peer's close again
+  }
+}
+
 void IOStream::begin_read() {
   // As Tornado: the buffer may satisfy the read at once; else try the descriptor now, which
   // saves a trip through the loop when the data is there already.
@@ -185,6 +206,9 @@ std::optional<std::size_t> IOStream::satisfiable_size() {
   switch (read_kind_) {
     case ReadKind::kNone:
     case ReadKind::kUntilClose:
+      return std::nullopt;
+    case ReadKind::kFill:
+      if (buffered >= read_target_) return buffered;
       return std::nullopt;
     case ReadKind::kBytes:
       if (buffered >= read_target_) return read_target_;
@@ -221,6 +245,12 @@ bool IOStream::try_finish_read() {
   }
   if (!size) return false;
   ReadKind kind = std::exchange(read_kind_, ReadKind::kNone);
+  if (kind == ReadKind::kFill) {
+    Future<std::size_t> future = std::move(*into_read_);
+    into_read_.reset();
+    future.set_result(*size);
+    return true;  // the data stays buffered for the caller
+  }
   if (kind == ReadKind::kInto) {
     if (*size > 0) {  // an empty buffer may have no array at all
       std::memcpy(user_buffer_.data() + user_filled_, read_buffer_.view().data(), *size);

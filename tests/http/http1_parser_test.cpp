@@ -60,7 +60,7 @@ TEST(HTTP1ParserTest, AnIncompleteHeadAsksForMore) {
 TEST(HTTP1ParserTest, AHeadFedOneByteAtATimeIsScannedOnce) {
   // 60 KB of headers delivered a byte at a time: 60,000 calls. Rescanning from the start each
   // time would be quadratic (billions of steps) and hit the test's timeout.
-  std::string request = "GET / HTTP/1.1\r\n";
+  std::string request = "GET / HTTP/1.1\r\nHost: h\r\n";
   while (request.size() < 60'000) request += "X-Filler: " + std::string(50, 'f') + "\r\n";
   request += "\r\n";
   RequestParser parser;
@@ -75,16 +75,16 @@ TEST(HTTP1ParserTest, AHeadFedOneByteAtATimeIsScannedOnce) {
     }
   }
   ASSERT_EQ(status, RequestParser::Status::kDone) << error.message;
-  EXPECT_EQ(head.headers.size(), (request.size() - 18) / 62);  // every 62-byte filler line
+  EXPECT_EQ(head.headers.size(), 1 + (request.size() - 27) / 62);  // Host and 62-byte fillers
 }
 
 TEST(HTTP1ParserTest, ManyTinyHeadersParseInOnePass) {
-  std::string request = "GET / HTTP/1.1\r\n";
+  std::string request = "GET / HTTP/1.1\r\nHost: h\r\n";
   for (int i = 0; i < 20'000; ++i) request += "a:b\r\n";
   request += "\r\n";
   Parsed p = parse(request, 1 << 20);
   ASSERT_EQ(p.status, RequestParser::Status::kDone);
-  EXPECT_EQ(p.head.headers.size(), 20'000u);
+  EXPECT_EQ(p.head.headers.size(), 20'001u);  // Host and the tiny ones
 }
 
 TEST(HTTP1ParserTest, EmptyLinesBeforeTheRequestLineAreIgnored) {
@@ -95,15 +95,15 @@ TEST(HTTP1ParserTest, EmptyLinesBeforeTheRequestLineAreIgnored) {
 
 TEST(HTTP1ParserTest, LongTargetsAndValuesWithinTheLimitAreAccepted) {
   std::string target = "/" + std::string(7999, 'a');
-  Parsed p = parse("GET " + target + " HTTP/1.1\r\nX-Big: " + std::string(8192, 'v') + "\r\n\r\n");
+  Parsed p = parse("GET " + target + " HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(8192, 'v') + "\r\n\r\n");
   ASSERT_EQ(p.status, RequestParser::Status::kDone) << p.error.message;
   EXPECT_EQ(p.head.target.size(), 8000u);
 }
 
 TEST(HTTP1ParserTest, AHeaderSectionOverTheLimitIs431) {
-  expect_rejected("GET / HTTP/1.1\r\nX: " + std::string(70'000, 'v') + "\r\n\r\n", 431);
+  expect_rejected("GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(70'000, 'v') + "\r\n\r\n", 431);
   // Also while still incomplete: the client cannot make the server buffer without end.
-  Parsed p = parse("GET / HTTP/1.1\r\nX: " + std::string(70'000, 'v'));
+  Parsed p = parse("GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(70'000, 'v'));
   EXPECT_EQ(p.status, RequestParser::Status::kError);
   EXPECT_EQ(p.error.status, 431);
 }
@@ -145,49 +145,50 @@ TEST(HTTP1ParserTest, MalformedHeaderLinesAre400) {
   expect_rejected("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"sv, 400);   // NUL
   expect_rejected("GET / HTTP/1.1\r\nX: a\nY: b\r\n\r\n", 400);  // bare LF inside
   expect_rejected("GET / HTTP/1.1\r\n: empty name\r\n\r\n", 400);
-  Parsed tab = parse("GET / HTTP/1.1\r\nX: a\tb\r\n\r\n");  // HTAB is allowed in values
+  Parsed tab = parse("GET / HTTP/1.1\r\nHost: h\r\nX: a\tb\r\n\r\n");  // HTAB is allowed in values
   EXPECT_EQ(tab.status, RequestParser::Status::kDone);
 }
 
 TEST(HTTP1ParserTest, ContentLengthFramesTheBody) {
-  Parsed p = parse("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+  Parsed p = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
   ASSERT_EQ(p.status, RequestParser::Status::kDone);
   EXPECT_EQ(p.head.framing, BodyFraming::kContentLength);
   EXPECT_EQ(p.head.content_length, 5u);
-  Parsed same = parse("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
+  Parsed same = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
   ASSERT_EQ(same.status, RequestParser::Status::kDone);
   EXPECT_EQ(same.head.content_length, 5u);
-  Parsed zero = parse("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  Parsed zero = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(zero.head.framing, BodyFraming::kNone);
 }
 
 TEST(HTTP1ParserTest, InvalidOrConflictingContentLengthsAre400) {
   for (std::string_view value :
        {"0x5", "abc", "", "5 5", "5.0", "5;", "-5", "+5", "99999999999999999999999"}) {
-    expect_rejected("POST / HTTP/1.1\r\nContent-Length: " + std::string(value) + "\r\n\r\n", 400);
+    expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::string(value) + "\r\n\r\n", 400);
   }
-  expect_rejected("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400);
-  expect_rejected("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n", 400);
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400);
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n", 400);
 }
 
 TEST(HTTP1ParserTest, TransferEncodingRulesStopSmuggling) {
-  Parsed p = parse("POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n");
+  Parsed p = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n");
   ASSERT_EQ(p.status, RequestParser::Status::kDone);
   EXPECT_EQ(p.head.framing, BodyFraming::kChunked);
-  expect_rejected("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
                   400);
-  expect_rejected("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400);
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400);
   expect_rejected(
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
-  expect_rejected("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
-  expect_rejected("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
 }
 
 TEST(HTTP1ParserTest, KeepAliveFollowsVersionAndConnection) {
-  EXPECT_FALSE(parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").head.keep_alive);
-  EXPECT_FALSE(parse("GET / HTTP/1.1\r\nConnection: Upgrade, CLOSE\r\n\r\n").head.keep_alive);
+  EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").head.keep_alive);
+  EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n").head.keep_alive);
   EXPECT_TRUE(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
-  EXPECT_TRUE(parse("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n").head.expect_continue);
+  EXPECT_EQ(parse("GET / HTTP/1.0\r\n\r\n").status, RequestParser::Status::kDone);
+  EXPECT_TRUE(parse("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").head.expect_continue);
   EXPECT_FALSE(parse("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").head.expect_continue);
 }
 
@@ -268,6 +269,13 @@ TEST(HTTP1ParserTest, ATrailerAtTheLimitIsAcceptedHoweverItArrives) {
   std::string over = "0\r\n" + trailer.substr(0, 1012) + "y: " + std::string(8, 'w') + "\r\n\r\n";
   EXPECT_EQ(decode_chunked(over, 1, 1024).second, 431);
   EXPECT_EQ(decode_chunked(over, 4096, 1024).second, 431);
+}
+
+TEST(HTTP1ParserTest, HTTP11NeedsExactlyOneHost) {
+  expect_rejected("GET / HTTP/1.1\r\n\r\n", 400);
+  expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400);
+  expect_rejected("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+  EXPECT_EQ(parse("GET / HTTP/1.1\r\nhOsT: a\r\n\r\n").status, RequestParser::Status::kDone);
 }
 
 }  // namespace

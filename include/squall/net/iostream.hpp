@@ -126,6 +126,19 @@ class IOStream {
   /// Reads everything until the peer closes.
   Future<std::string> read_until_close();
 
+  /// Zero-copy reading, for parsers that work in place (the HTTP/1.1 and WebSocket codecs):
+  /// waits until at least `min_bytes` are buffered, and gives the count buffered, leaving the
+  /// data in the buffer: read it through `buffered()` and drop what was used with `consume`.
+  /// Done at once if the buffer holds enough. On a closed stream (or one that closes first) it
+  /// fails with StreamClosedError, even if some bytes are buffered; `buffered()` still shows
+  /// them. `min_bytes` past `max_buffer_size` closes the stream with StreamBufferFullError.
+  Future<std::size_t> fill_buffer(std::size_t min_bytes = 1);
+  /// The bytes buffered for reading. The view is valid until the next read or `consume`.
+  std::string_view buffered() const noexcept { return read_buffer_.view(); }
+  /// Drops the first `n` buffered bytes (at most `read_buffer_size()`). Throws InvalidStateError
+  /// while a read is pending (it owns the buffer's front).
+  void consume(std::size_t n);
+
   /// Queues `data`; the Future completes once it is handed to the kernel. Fails with
   /// StreamClosedError on a closed stream, StreamBufferFullError past max_write_buffer_size.
   Future<void> write(std::string_view data);
@@ -198,7 +211,7 @@ class IOStream {
   IOLoop& io_loop() const noexcept { return *loop_; }
 
  private:
-  enum class ReadKind : std::uint8_t { kNone, kDelimiter, kBytes, kInto, kUntilClose };
+  enum class ReadKind : std::uint8_t { kNone, kDelimiter, kBytes, kInto, kUntilClose, kFill };
 
   /// For start_tls: throws InvalidStateError unless idle, else stops watching the descriptor
   /// and gives it and the close callback up; the stream ends closed without closing it.
@@ -239,7 +252,7 @@ class IOStream {
   std::span<char> user_buffer_;
   std::size_t user_filled_ = 0;
   std::optional<Future<std::string>> string_read_;
-  std::optional<Future<std::size_t>> into_read_;
+  std::optional<Future<std::size_t>> into_read_;  // read_into and fill_buffer
 
   struct PendingWrite {
     std::uint64_t end;  // the write is flushed once bytes_written_ reaches this

@@ -1,0 +1,804 @@
+// The HTTP/1.1 server connection: a read loop over the stream's buffer (parsing in place), and a
+// response writer that coalesces what a batch of requests writes into one write.
+
+#include "squall/http/http1connection.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+#include "http/http1_parser.hpp"
+#include "squall/util/log.hpp"
+#include "spdlog/spdlog.h"
+
+namespace squall {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Response bytes buffered before they are written even while a batch is being dispatched.
+constexpr std::size_t kFlushThreshold = std::size_t{64} << 10;
+// Bytes queued in the stream past which reading pipelined requests waits for the client to read.
+constexpr std::size_t kMaxQueuedResponseBytes = std::size_t{1} << 20;
+
+bool has_forbidden_char(std::string_view s) noexcept {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return true;
+  }
+  return false;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Whether a comma-separated header value lists `token` (case-insensitively).
+bool lists_token(std::string_view value, std::string_view token) noexcept {
+  while (!value.empty()) {
+    std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The Date header's value, formatted once per second per thread.
+std::string_view http_date_now() {
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached;
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  if (now.tv_sec != cached_second) {
+    cached_second = now.tv_sec;
+    cached = httputil::format_timestamp(std::chrono::system_clock::from_time_t(now.tv_sec));
+  }
+  return cached;
+}
+
+void append_decimal(std::string& out, std::uint64_t value) {
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, result.ptr);
+}
+
+void append_hex(std::string& out, std::uint64_t value) {
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof digits, value, 16);
+  out.append(digits, result.ptr);
+}
+
+// A body too large for the request's limit (answered with 413).
+struct BodyTooLarge {};
+
+// Inflates a gzip'ed request body (RFC 1952), piece by piece.
+class GzipInflater {
+ public:
+  GzipInflater() {
+    if (inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK) throw Error("zlib: inflateInit2 failed");
+  }
+  ~GzipInflater() { inflateEnd(&stream_); }
+  GzipInflater(const GzipInflater&) = delete;
+  GzipInflater& operator=(const GzipInflater&) = delete;
+
+  // Inflates `input`, calling `sink` with pieces of at most `chunk_size` bytes. Throws
+  // HTTPInputError for data that is not gzip (or follows the end of the gzip stream).
+  template <typename Sink>
+  void inflate_into(std::string_view input, std::size_t chunk_size, Sink&& sink) {
+    if (output_.size() < chunk_size) output_.resize(chunk_size);
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    stream_.avail_in = static_cast<uInt>(input.size());
+    while (stream_.avail_in > 0) {
+      if (done_) throw HTTPInputError("data after the end of the gzip body");
+      stream_.next_out = reinterpret_cast<Bytef*>(output_.data());
+      stream_.avail_out = static_cast<uInt>(chunk_size);
+      int rc = inflate(&stream_, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        throw HTTPInputError("malformed gzip request body");
+      }
+      std::size_t produced = chunk_size - stream_.avail_out;
+      if (produced > 0) sink(std::string_view(output_.data(), produced));
+      if (rc == Z_STREAM_END) done_ = true;
+      if (rc == Z_BUF_ERROR && produced == 0) break;
+    }
+  }
+  bool done() const noexcept { return done_; }
+
+ private:
+  z_stream stream_{};
+  std::string output_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+// ---- the connection's state ----------------------------------------------------------------
+
+class RequestConnection;
+
+struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
+  Core(std::unique_ptr<IOStream> s, HTTP1ConnectionParameters p, HTTP1ConnectionContext c)
+      : stream(std::move(s)),
+        params(std::move(p)),
+        context(std::move(c)),
+        parser(params.max_header_size),
+        loop(&IOLoop::current()) {}
+
+  Future<void> serve(HTTPServerConnectionDelegate& server_delegate);
+  // Serves one request whose head is parsed; false to close the connection.
+  Future<bool> serve_request(HTTPServerConnectionDelegate& server_delegate);
+  Future<bool> read_fixed_body(std::uint64_t length);
+  Future<bool> read_chunked_body();
+  // Gives a piece of body to the delegate (inflating it first with gzip); throws BodyTooLarge.
+  std::optional<Future<void>> deliver(std::string_view piece);
+  Future<void> deliver_inflated(std::string_view piece);
+  // Refuses the request with `status`, closing after the answer.
+  void refuse(int status, std::string_view why);
+
+  void append(std::string_view bytes) {
+    out.append(bytes);
+    if (!dispatching) schedule_flush();
+  }
+  void schedule_flush();
+  // Hands buffered response bytes to the stream.
+  void flush_out() {
+    if (out.empty()) return;
+    if (stream->closed()) {
+      out.clear();
+      return;
+    }
+    last_write = stream->write(std::move(out));
+    out.clear();
+  }
+  // Before the serve loop suspends: what was written so far goes out.
+  void suspend() {
+    flush_out();
+    dispatching = false;
+  }
+
+  void response_finished();
+  void on_stream_close();
+  // Tells the delegate of an unfinished exchange that the connection is closing (once).
+  void notify_connection_close();
+  void end_exchange();
+
+  // Deadlines: one loop timer, re-armed lazily (moving a deadline later costs no timer work).
+  void set_deadline(std::optional<Clock::duration> timeout, const char* what);
+  void clear_deadline() noexcept { deadline_what = nullptr; }
+  void on_timer();
+
+  std::unique_ptr<IOStream> stream;
+  HTTP1ConnectionParameters params;
+  HTTP1ConnectionContext context;
+  http1::RequestParser parser;
+  http1::RequestHead head;
+  IOLoop* loop;
+  HTTP1ServerConnection* owner = nullptr;
+
+  std::string out;
+  std::optional<Future<void>> last_write;
+  bool dispatching = false;
+  bool flush_scheduled = false;
+
+  // The exchange in flight.
+  std::shared_ptr<RequestConnection> current;
+  std::unique_ptr<HTTPMessageDelegate> delegate;
+  std::unique_ptr<GzipInflater> inflater;
+  std::optional<Future<void>> response_wait;
+  std::uint64_t body_bytes = 0;
+  bool in_flight = false;
+  bool close_notified = false;
+  bool started = false;
+  bool body_done = false;
+  bool close_after = false;  // close once this response is written
+  bool close_requested = false;
+
+  Clock::time_point deadline{};
+  const char* deadline_what = nullptr;  // null: no deadline
+  Clock::time_point timer_at{};
+  TimeoutHandle timer;
+  bool timer_armed = false;
+
+  Future<void> done;
+};
+
+// The HTTPConnection of one request.
+class RequestConnection final : public HTTPConnection {
+ public:
+  RequestConnection(std::shared_ptr<HTTP1ServerConnection::Core> core, bool http10, bool head,
+                    bool keep_alive)
+      : core_(std::move(core)),
+        max_body_size_(core_->params.max_body_size),
+        http10_(http10),
+        head_request_(head),
+        request_keep_alive_(keep_alive) {}
+
+  void write_headers(const ResponseStartLine& start_line, const HTTPHeaders& headers,
+                     std::string_view chunk) override;
+  void write(std::string_view chunk) override;
+  Future<void> flush() override;
+  void finish() override;
+  void set_max_body_size(std::uint64_t max_body_size) override { max_body_size_ = max_body_size; }
+  void set_body_timeout(Clock::duration timeout) override {
+    if (core_ && !core_->body_done) core_->set_deadline(timeout, "body");
+  }
+  void close() override {
+    if (core_) core_->stream->close();
+  }
+  bool closed() const noexcept override { return !core_ || core_->stream->closed(); }
+
+  std::uint64_t max_body_size() const noexcept { return max_body_size_; }
+  bool headers_written() const noexcept { return headers_written_; }
+  bool finished() const noexcept { return finished_; }
+  // The exchange is over: the object no longer writes to the connection.
+  void detach() noexcept { core_.reset(); }
+
+ private:
+  void write_body(std::string_view chunk);
+
+  std::shared_ptr<HTTP1ServerConnection::Core> core_;
+  std::uint64_t max_body_size_;
+  std::optional<std::uint64_t> expected_remaining_;  // unset: no Content-Length
+  bool http10_;
+  bool head_request_;
+  bool request_keep_alive_;
+  bool headers_written_ = false;
+  bool finished_ = false;
+  bool chunking_ = false;
+};
+
+void RequestConnection::write_headers(const ResponseStartLine& start_line,
+                                      const HTTPHeaders& headers, std::string_view chunk) {
+  if (headers_written_) throw HTTPOutputError("write_headers called twice");
+  if (start_line.code < 100 || start_line.code > 999) {
+    throw HTTPOutputError("invalid status code " + std::to_string(start_line.code));
+  }
+  if (has_forbidden_char(start_line.reason)) {
+    throw HTTPOutputError("CR, LF or NUL in the reason phrase");
+  }
+  bool has_length = false;
+  bool has_transfer_encoding = false;
+  bool has_date = false;
+  bool response_close = false;
+  std::uint64_t content_length = 0;
+  for (auto [name, value] : headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), http1::is_token_char)) {
+      throw HTTPOutputError("invalid header name '" + std::string(name) + "'");
+    }
+    if (has_forbidden_char(value)) {
+      throw HTTPOutputError("CR, LF or NUL in the value of header " + std::string(name));
+    }
+    if (iequals(name, "Content-Length")) {
+      if (!http1::parse_content_length(value, content_length)) {
+        throw HTTPOutputError("invalid Content-Length '" + std::string(value) + "'");
+      }
+      has_length = true;
+    } else if (iequals(name, "Transfer-Encoding")) {
+      has_transfer_encoding = true;
+    } else if (iequals(name, "Date")) {
+      has_date = true;
+    } else if (iequals(name, "Connection")) {
+      response_close = response_close || lists_token(value, "close");
+    }
+  }
+  headers_written_ = true;
+  if (!core_) return;  // the exchange is over: nothing goes out
+
+  const int code = start_line.code;
+  const bool bodiless = head_request_ || code == 204 || code == 304 || code < 200;
+  chunking_ = !http10_ && !bodiless && !has_length && !has_transfer_encoding;
+  if (bodiless) {
+    expected_remaining_ = 0;
+  } else if (has_length) {
+    expected_remaining_ = content_length;
+  }
+  // Keep-alive, as the request asked, the server allows, and the body's framing permits.
+  bool delimited = bodiless || has_length || chunking_;
+  bool keep = request_keep_alive_ && !core_->params.no_keep_alive && !core_->close_requested &&
+              !response_close && delimited;
+  if (!keep) core_->close_after = true;
+
+  std::string& out = core_->out;
+  out.append("HTTP/1.1 ");
+  append_decimal(out, static_cast<std::uint64_t>(code));
+  out.push_back(' ');
+  if (!start_line.reason.empty()) {
+    out.append(start_line.reason);
+  } else {
+    std::string_view phrase = httputil::reason_phrase(code);
+    out.append(phrase.empty() ? std::string_view("Unknown") : phrase);
+  }
+  out.append("\r\n");
+  for (auto [name, value] : headers) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (!has_date) out.append("Date: ").append(http_date_now()).append("\r\n");
+  if (chunking_) out.append("Transfer-Encoding: chunked\r\n");
+  if (keep && http10_) out.append("Connection: keep-alive\r\n");
+  if (!keep && !response_close && !http10_) out.append("Connection: close\r\n");
+  out.append("\r\n");
+  if (!chunk.empty()) write_body(chunk);
+  if (!core_->dispatching) core_->schedule_flush();
+}
+
+void RequestConnection::write(std::string_view chunk) {
+  if (!headers_written_) throw HTTPOutputError("write before write_headers");
+  if (finished_) throw HTTPOutputError("write after finish");
+  write_body(chunk);
+  if (core_ && !core_->dispatching) core_->schedule_flush();
+}
+
+void RequestConnection::write_body(std::string_view chunk) {
+  if (chunk.empty()) return;
+  if (expected_remaining_) {
+    if (chunk.size() > *expected_remaining_) {
+      throw HTTPOutputError("Tried to write more data than Content-Length");
+    }
+    *expected_remaining_ -= chunk.size();
+  }
+  if (!core_) return;
+  std::string& out = core_->out;
+  if (chunking_) {
+    append_hex(out, chunk.size());
+    out.append("\r\n").append(chunk).append("\r\n");
+  } else {
+    out.append(chunk);
+  }
+  if (out.size() >= kFlushThreshold) core_->flush_out();
+}
+
+Future<void> RequestConnection::flush() {
+  if (!core_ || core_->stream->closed()) {
+    return make_exceptional_future<void>(std::make_exception_ptr(
+        StreamClosedError(core_ ? core_->stream->error() : nullptr)));
+  }
+  core_->flush_out();
+  if (core_->stream->write_buffer_size() == 0) return make_ready_future();
+  return *core_->last_write;
+}
+
+void RequestConnection::finish() {
+  if (!headers_written_) throw HTTPOutputError("finish before write_headers");
+  if (finished_) throw HTTPOutputError("finish called twice");
+  finished_ = true;
+  if (expected_remaining_ && *expected_remaining_ != 0) {
+    std::uint64_t missing = *expected_remaining_;
+    if (core_) {
+      core_->close_after = true;
+      core_->response_finished();
+    }
+    throw HTTPOutputError("Tried to write " + std::to_string(missing) +
+                          " bytes less than Content-Length");
+  }
+  if (!core_) return;
+  if (chunking_) core_->out.append("0\r\n\r\n");
+  core_->response_finished();
+}
+
+// ---- Core ----------------------------------------------------------------------------------
+
+void HTTP1ServerConnection::Core::schedule_flush() {
+  if (flush_scheduled) return;
+  flush_scheduled = true;
+  loop->add_callback([self = shared_from_this()] {
+    self->flush_scheduled = false;
+    if (!self->dispatching) self->flush_out();
+  });
+}
+
+void HTTP1ServerConnection::Core::response_finished() {
+  // The response is complete once the request's body is read too: a response that ends first
+  // leaves the connection at an unknown place in the body, so it closes.
+  if (!body_done) close_after = true;
+  if (!dispatching) schedule_flush();
+  if (response_wait && !response_wait->done()) response_wait->set_result();
+}
+
+void HTTP1ServerConnection::Core::end_exchange() {
+  if (current) {
+    current->detach();
+    current.reset();
+  }
+  delegate.reset();
+  inflater.reset();
+  response_wait.reset();
+  in_flight = false;
+  close_notified = false;
+}
+
+void HTTP1ServerConnection::Core::on_stream_close() {
+  clear_deadline();
+  if (timer_armed) {
+    loop->remove_timeout(timer);
+    timer_armed = false;
+  }
+  notify_connection_close();
+  if (response_wait && !response_wait->done()) response_wait->set_result();
+}
+
+void HTTP1ServerConnection::Core::notify_connection_close() {
+  if (!in_flight || !delegate || close_notified) return;
+  if (current && current->finished()) return;  // the exchange completed
+  close_notified = true;
+  try {
+    delegate->on_connection_close();
+  } catch (...) {
+    log::app_log().error("Uncaught exception in on_connection_close: {}",
+                         log::describe(std::current_exception()));
+  }
+}
+
+void HTTP1ServerConnection::Core::set_deadline(std::optional<Clock::duration> timeout,
+                                               const char* what) {
+  if (!timeout) {
+    deadline_what = nullptr;
+    return;
+  }
+  deadline = loop->time() + *timeout;
+  deadline_what = what;
+  if (timer_armed && timer_at <= deadline) return;  // fires early, then re-arms
+  if (timer_armed) loop->remove_timeout(timer);
+  timer_at = deadline;
+  timer_armed = true;
+  timer = loop->call_at(deadline, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->on_timer();
+  });
+}
+
+void HTTP1ServerConnection::Core::on_timer() {
+  timer_armed = false;
+  if (deadline_what == nullptr || stream->closed()) return;
+  if (loop->time() < deadline) {
+    timer_at = deadline;
+    timer_armed = true;
+    timer = loop->call_at(deadline, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->on_timer();
+    });
+    return;
+  }
+  log::gen_log().debug("Closing connection from {}: {} timeout", context.remote_ip,
+                       deadline_what);
+  stream->close(std::make_exception_ptr(TimeoutError(std::string(deadline_what) + " timeout")));
+}
+
+void HTTP1ServerConnection::Core::refuse(int status, std::string_view why) {
+  log::gen_log().info("Malformed HTTP request from {}: {}", context.remote_ip, why);
+  close_after = true;
+  if (current && current->headers_written()) return;  // the response is under way: just close
+  std::string_view phrase = httputil::reason_phrase(status);
+  out.append("HTTP/1.1 ");
+  append_decimal(out, static_cast<std::uint64_t>(status));
+  out.push_back(' ');
+  out.append(phrase);
+  out.append("\r\nContent-Length: 0\r\nConnection: close\r\nDate: ");
+  out.append(http_date_now()).append("\r\n\r\n");
+}
+
+Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& server_delegate) {
+  auto self = shared_from_this();
+  dispatching = true;
+  try {
+    while (!stream->closed() && !close_requested) {
+      parser.reset();
+      http1::ParseError error;
+      http1::RequestParser::Status status = http1::RequestParser::Status::kIncomplete;
+      bool head_started = false;
+      for (;;) {
+        std::string_view data = stream->buffered();
+        if (!data.empty()) {
+          status = parser.parse(data, head, error);
+          if (status != http1::RequestParser::Status::kIncomplete) break;
+          if (!head_started) {
+            head_started = true;
+            set_deadline(params.header_timeout, "header");
+          }
+        } else if (!head_started) {
+          if (close_requested) break;
+          set_deadline(params.idle_connection_timeout, "idle");
+        }
+        suspend();
+        co_await stream->fill_buffer(stream->read_buffer_size() + 1);
+        dispatching = true;
+      }
+      if (status != http1::RequestParser::Status::kDone) {
+        if (status == http1::RequestParser::Status::kError) refuse(error.status, error.message);
+        break;
+      }
+      clear_deadline();
+      if (!co_await serve_request(server_delegate)) break;
+      // Backpressure for pipelined requests: a client that does not read its responses stops
+      // being read.
+      if (out.size() >= kFlushThreshold) flush_out();
+      if (stream->write_buffer_size() > kMaxQueuedResponseBytes && last_write) {
+        suspend();
+        co_await *last_write;
+        dispatching = true;
+      }
+    }
+  } catch (const StreamClosedError&) {
+    // The peer went away, or a timeout closed the stream.
+  } catch (...) {
+    log::gen_log().error("Error in HTTP connection from {}: {}", context.remote_ip,
+                         log::describe(std::current_exception()));
+  }
+  dispatching = false;
+  flush_out();
+  if (!stream->closed() && last_write && !last_write->done()) {
+    // Let the last response reach the client, within the idle timeout.
+    set_deadline(params.idle_connection_timeout, "write");
+    try {
+      co_await *last_write;
+    } catch (...) {
+    }
+  }
+  stream->close();
+  notify_connection_close();
+  end_exchange();
+  clear_deadline();
+  if (timer_armed) {
+    loop->remove_timeout(timer);
+    timer_armed = false;
+  }
+  co_return;
+}
+
+Future<bool> HTTP1ServerConnection::Core::serve_request(
+    HTTPServerConnectionDelegate& server_delegate) {
+  // Copy the head out of the stream's buffer before that buffer moves on.
+  RequestStartLine start_line;
+  start_line.method.assign(head.method);
+  start_line.path.assign(head.target);
+  start_line.version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  HTTPHeaders headers;
+  for (const http1::HeaderField& field : head.headers) headers.add(field.name, field.value);
+  const http1::BodyFraming framing = head.framing;
+  const std::uint64_t content_length = head.content_length;
+  const bool expect_continue = head.expect_continue;
+  const bool is_head = head.method == "HEAD";
+  current = std::make_shared<RequestConnection>(shared_from_this(), head.version_minor == 0,
+                                                is_head, head.keep_alive);
+  stream->consume(head.size);
+  head.headers.clear();
+  in_flight = true;
+  body_done = framing == http1::BodyFraming::kNone;
+  body_bytes = 0;
+
+  if (params.decompress && framing != http1::BodyFraming::kNone) {
+    const auto& codings = headers.get_list("Content-Encoding");
+    if (codings.size() == 1 && iequals(codings.front(), "gzip")) {
+      headers.add("X-Consumed-Content-Encoding", codings.front());
+      headers.erase("Content-Encoding");
+      inflater = std::make_unique<GzipInflater>();
+    }
+  }
+
+  try {
+    delegate = server_delegate.start_request(*owner, current);
+    std::optional<Future<void>> wait = delegate->headers_received(start_line, headers);
+    if (wait) {
+      suspend();
+      co_await *wait;
+      dispatching = true;
+    }
+  } catch (const StreamClosedError&) {
+    throw;
+  } catch (...) {
+    log::app_log().error("Uncaught exception in headers_received: {}",
+                         log::describe(std::current_exception()));
+    co_return false;
+  }
+  if (stream->closed()) co_return false;
+
+  if (!body_done) {
+    if (current->finished()) co_return false;  // answered before the body: cannot go on
+    if (framing == http1::BodyFraming::kContentLength &&
+        content_length > current->max_body_size()) {
+      refuse(413, "Content-Length too long");
+      co_return false;
+    }
+    if (expect_continue && !current->headers_written()) {
+      out.append("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    if (!params.body_timeout) {
+      clear_deadline();
+    } else {
+      set_deadline(params.body_timeout, "body");
+    }
+    bool ok = false;
+    try {
+      ok = framing == http1::BodyFraming::kContentLength ? co_await read_fixed_body(content_length)
+                                                         : co_await read_chunked_body();
+      if (ok && inflater && !inflater->done()) {
+        refuse(400, "truncated gzip request body");
+        ok = false;
+      }
+    } catch (const BodyTooLarge&) {
+      refuse(413, "request body too large");
+    } catch (const HTTPInputError& e) {
+      refuse(400, e.what());
+    }
+    clear_deadline();
+    if (!ok) co_return false;  // the serve loop tells the delegate as it closes
+    body_done = true;
+  }
+
+  try {
+    delegate->finish();
+  } catch (...) {
+    log::app_log().error("Uncaught exception in finish: {}",
+                         log::describe(std::current_exception()));
+    co_return false;
+  }
+  if (!current->finished()) {
+    response_wait.emplace();
+    suspend();
+    co_await *response_wait;
+    dispatching = true;
+    if (!current || !current->finished()) co_return false;  // the connection closed first
+  }
+  bool keep = !close_after;
+  end_exchange();
+  co_return keep && !stream->closed();
+}
+
+std::optional<Future<void>> HTTP1ServerConnection::Core::deliver(std::string_view piece) {
+  if (inflater) return deliver_inflated(piece);
+  body_bytes += piece.size();
+  if (body_bytes > current->max_body_size()) throw BodyTooLarge{};
+  return delegate->data_received(piece);
+}
+
+Future<void> HTTP1ServerConnection::Core::deliver_inflated(std::string_view piece) {
+  // Inflated pieces are collected first (the delegate may suspend between them): at most
+  // chunk_size each, and their total bounded by max_body_size.
+  std::vector<std::string> pieces;
+  inflater->inflate_into(piece, params.chunk_size, [&](std::string_view out_piece) {
+    body_bytes += out_piece.size();
+    if (body_bytes > current->max_body_size()) throw BodyTooLarge{};
+    pieces.emplace_back(out_piece);
+  });
+  for (const std::string& p : pieces) {
+    std::optional<Future<void>> wait = delegate->data_received(p);
+    if (wait) co_await *wait;
+  }
+}
+
+Future<bool> HTTP1ServerConnection::Core::read_fixed_body(std::uint64_t length) {
+  std::uint64_t remaining = length;
+  while (remaining > 0) {
+    std::string_view data = stream->buffered();
+    if (data.empty()) {
+      suspend();
+      co_await stream->fill_buffer(1);
+      dispatching = true;
+      continue;
+    }
+    std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>({remaining, data.size(), params.chunk_size}));
+    std::optional<Future<void>> wait = deliver(data.substr(0, n));
+    stream->consume(n);
+    remaining -= n;
+    if (wait) {
+      suspend();
+      co_await *wait;
+      dispatching = true;
+    }
+    if (stream->closed()) co_return false;
+  }
+  co_return true;
+}
+
+Future<bool> HTTP1ServerConnection::Core::read_chunked_body() {
+  http1::ChunkedDecoder decoder(params.max_header_size);
+  http1::ParseError error;
+  for (;;) {
+    std::string_view input = stream->buffered();
+    std::size_t consumed = 0;
+    std::string_view data;
+    http1::ChunkedDecoder::Status status = decoder.decode(input, consumed, data, error);
+    switch (status) {
+      case http1::ChunkedDecoder::Status::kData: {
+        // Refuse as soon as the declared chunk passes the limit, before reading it.
+        if (!inflater &&
+            body_bytes + data.size() + decoder.pending_chunk_bytes() > current->max_body_size()) {
+          throw BodyTooLarge{};
+        }
+        std::vector<Future<void>> waits;
+        while (!data.empty()) {
+          std::size_t n = std::min(data.size(), params.chunk_size);
+          std::optional<Future<void>> wait = deliver(data.substr(0, n));
+          if (wait) waits.push_back(std::move(*wait));
+          data.remove_prefix(n);
+        }
+        stream->consume(consumed);
+        if (!waits.empty()) {
+          suspend();
+          for (Future<void>& wait : waits) co_await wait;
+          dispatching = true;
+        }
+        if (stream->closed()) co_return false;
+        break;
+      }
+      case http1::ChunkedDecoder::Status::kNeedMore:
+        stream->consume(consumed);
+        if (!inflater && body_bytes + decoder.pending_chunk_bytes() > current->max_body_size()) {
+          throw BodyTooLarge{};
+        }
+        suspend();
+        co_await stream->fill_buffer(stream->read_buffer_size() + 1);
+        dispatching = true;
+        break;
+      case http1::ChunkedDecoder::Status::kDone:
+        stream->consume(consumed);
+        co_return true;
+      case http1::ChunkedDecoder::Status::kError:
+        refuse(error.status, error.message);
+        co_return false;
+    }
+  }
+}
+
+// ---- HTTP1ServerConnection -----------------------------------------------------------------
+
+HTTP1ServerConnection::HTTP1ServerConnection(std::unique_ptr<IOStream> stream,
+                                             HTTP1ConnectionParameters params,
+                                             HTTP1ConnectionContext context)
+    : core_(std::make_shared<Core>(std::move(stream), std::move(params), std::move(context))) {
+  core_->owner = this;
+  core_->stream->set_close_callback([weak = std::weak_ptr<Core>(core_)] {
+    if (auto core = weak.lock()) core->on_stream_close();
+  });
+}
+
+HTTP1ServerConnection::~HTTP1ServerConnection() {
+  core_->owner = nullptr;
+  core_->stream->close();
+}
+
+Future<void> HTTP1ServerConnection::start_serving(HTTPServerConnectionDelegate& delegate) {
+  if (core_->started) throw InvalidStateError("HTTP1ServerConnection: start_serving called twice");
+  core_->started = true;
+  Future<void> done = core_->done;
+  Future<void> loop = core_->serve(delegate);
+  loop.add_done_callback([done](const Future<void>&) mutable {
+    if (!done.done()) done.set_result();
+  });
+  return done;
+}
+
+void HTTP1ServerConnection::close() { core_->stream->close(); }
+
+void HTTP1ServerConnection::close_when_idle() {
+  core_->close_requested = true;
+  if (!core_->in_flight) core_->stream->close();
+}
+
+Future<void> HTTP1ServerConnection::closed_future() const { return core_->done; }
+
+bool HTTP1ServerConnection::idle() const noexcept { return !core_->in_flight; }
+
+const HTTP1ConnectionContext& HTTP1ServerConnection::context() const noexcept {
+  return core_->context;
+}
+
+const HTTP1ConnectionParameters& HTTP1ServerConnection::params() const noexcept {
+  return core_->params;
+}
+
+HTTP1ConnectionContext& HTTP1ServerConnection::context() noexcept { return core_->context; }
+
+IOStream& HTTP1ServerConnection::stream() noexcept { return *core_->stream; }
+
+}  // namespace squall

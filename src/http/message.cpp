@@ -1,0 +1,114 @@
+// HTTPServerRequest and the default methods of the delegate interfaces.
+
+#include "squall/http/message.hpp"
+
+#include <cctype>
+
+namespace squall {
+namespace {
+
+bool starts_with_scheme(std::string_view uri, std::string_view scheme) {
+  if (uri.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(uri[i])) != scheme[i]) return false;
+  }
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std::string version_,
+                                     HTTPHeaders headers_, std::string body_)
+    : method(std::move(method_)),
+      uri(std::move(uri_)),
+      version(std::move(version_)),
+      headers(std::move(headers_)),
+      body(std::move(body_)) {
+  std::optional<std::string> authority;
+  // Absolute form (RFC 9112 §3.2.2): the target's authority is the host, and the rest the path.
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (starts_with_scheme(uri, scheme)) {
+      std::size_t end = uri.find_first_of("/?", scheme.size());
+      if (end == std::string::npos) end = uri.size();
+      authority = uri.substr(scheme.size(), end - scheme.size());
+      std::string rest = uri.substr(end);
+      if (rest.empty() || rest.front() != '/') rest.insert(0, "/");
+      uri = std::move(rest);
+      break;
+    }
+  }
+  std::size_t question = uri.find('?');
+  if (question == std::string::npos) {
+    path = uri;
+  } else {
+    path = uri.substr(0, question);
+    query = uri.substr(question + 1);
+    query_arguments = httputil::parse_qs_bytes(query, true);
+    arguments = query_arguments;
+  }
+  if (authority) {
+    host = std::move(*authority);
+  } else if (const auto& values = headers.get_list("Host"); !values.empty()) {
+    host = values.front();
+  }
+  if (host.empty()) host = "127.0.0.1";
+  host_name = httputil::split_host_and_port(lower(host)).first;
+}
+
+const std::map<std::string, std::string>& HTTPServerRequest::cookies() const {
+  if (!cookies_) {
+    cookies_.emplace();
+    for (const std::string& header : headers.get_list("Cookie")) {
+      try {
+        for (auto& [name, value] : httputil::parse_cookie(header)) {
+          (*cookies_)[name] = std::move(value);
+        }
+      } catch (const std::exception&) {
+        // As Tornado: an unparseable Cookie header gives no cookies.
+      }
+    }
+  }
+  return *cookies_;
+}
+
+double HTTPServerRequest::request_time() const {
+  auto end = finish_time ? *finish_time : std::chrono::steady_clock::now();
+  return std::chrono::duration<double>(end - start_time).count();
+}
+
+std::string HTTPServerRequest::full_url() const {
+  std::string url = protocol;
+  url.append("://").append(host).append(uri);
+  return url;
+}
+
+void HTTPServerRequest::parse_body(BodyLimits limits) {
+  std::string content_type = headers.get("Content-Type", "");
+  httputil::parse_body_arguments(content_type, body, body_arguments, files, nullptr, limits);
+  for (const auto& [name, values] : body_arguments) {
+    auto& all = arguments[name];
+    all.insert(all.end(), values.begin(), values.end());
+  }
+}
+
+std::optional<Future<void>> HTTPMessageDelegate::headers_received(const RequestStartLine&,
+                                                                  HTTPHeaders&) {
+  return std::nullopt;
+}
+
+std::optional<Future<void>> HTTPMessageDelegate::headers_received(const ResponseStartLine&,
+                                                                  HTTPHeaders&) {
+  return std::nullopt;
+}
+
+std::optional<Future<void>> HTTPMessageDelegate::data_received(std::string_view) {
+  return std::nullopt;
+}
+
+}  // namespace squall
