@@ -7,8 +7,13 @@ namespace squall::detail {
 namespace {
 
 constexpr std::size_t kGranule = 16;
-constexpr std::size_t kClasses = 32;        // blocks of 16 to 512 bytes
-constexpr std::uint32_t kMaxCached = 1024;  // blocks kept per class and thread
+constexpr std::size_t kClasses = 64;        // blocks of 16 to 1024 bytes
+constexpr std::uint32_t kMaxCached = 1024;  // blocks kept per class and thread (up to 512 bytes)
+constexpr std::uint32_t kMaxCachedLarge = 256;  // and above: at most ~4 MiB cached in all
+
+constexpr std::uint32_t max_cached(std::size_t c) {
+  return c < 32 ? kMaxCached : kMaxCachedLarge;
+}
 
 struct FreeBlock {
   FreeBlock* next;
@@ -58,7 +63,7 @@ void* small_allocate(std::size_t size) {
 
 void small_deallocate(void* block, std::size_t size) noexcept {
   std::size_t c = (size - 1) / kGranule;
-  if (c >= kClasses || tls_cache.released || tls_cache.count[c] >= kMaxCached) {
+  if (c >= kClasses || tls_cache.released || tls_cache.count[c] >= max_cached(c)) {
     ::operator delete(block);
     return;
   }

@@ -1,6 +1,8 @@
 #include "http/http1_parser.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 namespace squall::http1 {
 namespace {
@@ -47,11 +49,14 @@ bool fail(ParseError& error, int status, std::string message) {
 
 /// A line (without its CRLF) holds no bare CR or LF and no NUL.
 bool line_is_clean(std::string_view line) noexcept {
-  return line.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+  for (char c : line) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
 }
 
 bool parse_request_line(std::string_view line, RequestHead& head, ParseError& error) {
-  if (!line_is_clean(line)) return fail(error, 400, "bare CR, LF or NUL in the request line");
+  // Bare CR, LF and NUL fail the method, target and version checks below.
   std::size_t first = line.find(' ');
   std::size_t last = line.rfind(' ');
   if (first == std::string_view::npos || first == last) {
@@ -83,16 +88,22 @@ bool parse_request_line(std::string_view line, RequestHead& head, ParseError& er
 
 bool parse_header_line(std::string_view line, std::vector<HeaderField>& headers,
                        ParseError& error) {
-  if (!line_is_clean(line)) return fail(error, 400, "bare CR, LF or NUL in a header line");
+  // A bare CR, LF or NUL fails the name or value checks below.
   if (line.front() == ' ' || line.front() == '\t') {
     return fail(error, 400, "obsolete line folding or white space before a header");
   }
-  std::size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return fail(error, 400, "header line without a colon");
-  std::string_view name = line.substr(0, colon);
-  if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
+  // The name runs up to the first character that is not a token's; it must be the colon.
+  std::size_t colon = 0;
+  while (colon < line.size() && is_token_char(line[colon])) ++colon;
+  if (colon == line.size()) return fail(error, 400, "header line without a colon");
+  if (line[colon] != ':') {
+    if (line.find(':', colon) == std::string_view::npos) {
+      return fail(error, 400, "header line without a colon");
+    }
     return fail(error, 400, "malformed header name");  // white space before the colon too
   }
+  if (colon == 0) return fail(error, 400, "malformed header name");
+  std::string_view name = line.substr(0, colon);
   std::string_view value = trim(line.substr(colon + 1));
   for (char c : value) {
     if (is_control(static_cast<unsigned char>(c)) && c != '\t') {
@@ -162,12 +173,18 @@ bool apply_headers(RequestHead& head, ParseError& error) {
 
 }  // namespace
 
-bool is_token_char(char c) noexcept {
-  auto u = static_cast<unsigned char>(c);
-  if (u >= '0' && u <= '9') return true;
-  if ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos && u != 0;
+namespace detail {
+// tchar of RFC 9110 §5.6.2, as a table: the parser asks it of every byte of every header name.
+constexpr std::array<bool, 256> make_token_table() {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
 }
+const std::array<bool, 256> kTokenChars = make_token_table();
+}  // namespace detail
 
 bool parse_content_length(std::string_view value, std::uint64_t& length) noexcept {
   bool seen = false;
@@ -203,7 +220,19 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
 
   std::size_t search_from = std::max(scanned_, start);
   search_from = search_from >= 3 ? search_from - 3 : 0;  // "\r\n\r\n" may straddle reads
-  std::size_t end = data.find("\r\n\r\n", search_from);
+  // The blank line: each LF found (one memchr per line) is checked for CR LF CR before it.
+  std::size_t end = std::string_view::npos;
+  for (std::size_t from = search_from; from < data.size();) {
+    const void* found = std::memchr(data.data() + from, '\n', data.size() - from);
+    if (found == nullptr) break;
+    std::size_t at = static_cast<const char*>(found) - data.data();
+    if (at >= search_from + 3 && data[at - 1] == '\r' && data[at - 2] == '\n' &&
+        data[at - 3] == '\r') {
+      end = at - 3;
+      break;
+    }
+    from = at + 1;
+  }
   if (end == std::string_view::npos) {
     if (data.size() - start > max_header_size_) {
       fail(error, 431, "request header section too large");

@@ -8,11 +8,23 @@
 // Transfer-Encoding, two different Content-Lengths, a chunk size that is not plain hex) is an
 // error, answered with the status in ParseError and the connection closed.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace squall {
+class HTTPHeaders;
+namespace detail {
+/// Lets the codec add header fields that its parser has validated already, without checking
+/// them a second time.
+struct HTTPHeadersAccess {
+  static void add_validated(HTTPHeaders& headers, std::string_view name, std::string_view value);
+};
+}  // namespace detail
+}  // namespace squall
 
 namespace squall::http1 {
 
@@ -106,7 +118,13 @@ class ChunkedDecoder {
 /// 9110 allows); false for anything else or a value that overflows.
 bool parse_content_length(std::string_view value, std::uint64_t& length) noexcept;
 
+namespace detail {
+extern const std::array<bool, 256> kTokenChars;
+}
+
 /// True for the characters of an HTTP token (RFC 9110 §5.6.2).
-bool is_token_char(char c) noexcept;
+inline bool is_token_char(char c) noexcept {
+  return detail::kTokenChars[static_cast<unsigned char>(c)];
+}
 
 }  // namespace squall::http1

@@ -8,14 +8,17 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <string_view>
 
 #include "http/http1_parser.hpp"
+#include "squall/core/detail/small_alloc.hpp"
 #include "squall/util/log.hpp"
 #include "spdlog/spdlog.h"
 
 namespace squall {
 namespace {
 
+using namespace std::string_view_literals;
 using Clock = std::chrono::steady_clock;
 
 // Response bytes buffered before they are written even while a batch is being dispatched.
@@ -159,8 +162,13 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
       out.clear();
       return;
     }
-    last_write = stream->write(std::move(out));
+    last_write = stream->write(std::string_view(out));  // sent now, or the rest copied
     out.clear();
+    if (out.capacity() > kFlushThreshold) out = std::string();  // a big response's buffer
+  }
+  // A connection waiting for its next request holds no output buffer (idle memory).
+  void release_output() noexcept {
+    if (out.empty() && out.capacity() > 0) out = std::string();
   }
   // Before the serve loop suspends: what was written so far goes out.
   void suspend() {
@@ -262,41 +270,59 @@ class RequestConnection final : public HTTPConnection {
 void RequestConnection::write_headers(const ResponseStartLine& start_line,
                                       const HTTPHeaders& headers, std::string_view chunk) {
   if (headers_written_) throw HTTPOutputError("write_headers called twice");
-  if (start_line.code < 100 || start_line.code > 999) {
-    throw HTTPOutputError("invalid status code " + std::to_string(start_line.code));
-  }
+  const int code = start_line.code;
+  if (code < 100 || code > 999) throw HTTPOutputError("invalid status code " + std::to_string(code));
   if (has_forbidden_char(start_line.reason)) {
     throw HTTPOutputError("CR, LF or NUL in the reason phrase");
   }
+  // One pass over the headers checks them, notes those that matter here, and writes them; an
+  // invalid one takes back everything this call wrote.
+  std::string scratch;
+  std::string& out = core_ ? core_->out : scratch;
+  const std::size_t rollback = out.size();
+  if (out.capacity() < 512) out.reserve(512);
+  out.append("HTTP/1.1 "sv);
+  append_decimal(out, static_cast<std::uint64_t>(code));
+  out.push_back(' ');
+  if (!start_line.reason.empty()) {
+    out.append(start_line.reason);
+  } else {
+    std::string_view phrase = httputil::reason_phrase(code);
+    out.append(phrase.empty() ? std::string_view("Unknown") : phrase);
+  }
+  out.append("\r\n"sv);
   bool has_length = false;
   bool has_transfer_encoding = false;
   bool has_date = false;
   bool response_close = false;
   std::uint64_t content_length = 0;
   for (auto [name, value] : headers) {
+    const char* problem = nullptr;
     if (name.empty() || !std::all_of(name.begin(), name.end(), http1::is_token_char)) {
-      throw HTTPOutputError("invalid header name '" + std::string(name) + "'");
-    }
-    if (has_forbidden_char(value)) {
-      throw HTTPOutputError("CR, LF or NUL in the value of header " + std::string(name));
-    }
-    if (iequals(name, "Content-Length")) {
-      if (!http1::parse_content_length(value, content_length)) {
-        throw HTTPOutputError("invalid Content-Length '" + std::string(value) + "'");
-      }
+      problem = "invalid header name";
+    } else if (has_forbidden_char(value)) {
+      problem = "CR, LF or NUL in the value of header";
+    } else if (name.size() == 14 && iequals(name, "Content-Length")) {
+      if (!http1::parse_content_length(value, content_length)) problem = "invalid Content-Length";
       has_length = true;
-    } else if (iequals(name, "Transfer-Encoding")) {
+    } else if (name.size() == 17 && iequals(name, "Transfer-Encoding")) {
       has_transfer_encoding = true;
-    } else if (iequals(name, "Date")) {
+    } else if (name.size() == 4 && iequals(name, "Date")) {
       has_date = true;
-    } else if (iequals(name, "Connection")) {
+    } else if (name.size() == 10 && iequals(name, "Connection")) {
       response_close = response_close || lists_token(value, "close");
     }
+    if (problem) {
+      out.resize(rollback);
+      std::string message(problem);
+      message.append(" '").append(name).append("'");
+      throw HTTPOutputError(message);
+    }
+    out.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
   headers_written_ = true;
   if (!core_) return;  // the exchange is over: nothing goes out
 
-  const int code = start_line.code;
   const bool bodiless = head_request_ || code == 204 || code == 304 || code < 200;
   chunking_ = !http10_ && !bodiless && !has_length && !has_transfer_encoding;
   if (bodiless) {
@@ -309,26 +335,11 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   bool keep = request_keep_alive_ && !core_->params.no_keep_alive && !core_->close_requested &&
               !response_close && delimited;
   if (!keep) core_->close_after = true;
-
-  std::string& out = core_->out;
-  out.append("HTTP/1.1 ");
-  append_decimal(out, static_cast<std::uint64_t>(code));
-  out.push_back(' ');
-  if (!start_line.reason.empty()) {
-    out.append(start_line.reason);
-  } else {
-    std::string_view phrase = httputil::reason_phrase(code);
-    out.append(phrase.empty() ? std::string_view("Unknown") : phrase);
-  }
-  out.append("\r\n");
-  for (auto [name, value] : headers) {
-    out.append(name).append(": ").append(value).append("\r\n");
-  }
-  if (!has_date) out.append("Date: ").append(http_date_now()).append("\r\n");
-  if (chunking_) out.append("Transfer-Encoding: chunked\r\n");
-  if (keep && http10_) out.append("Connection: keep-alive\r\n");
-  if (!keep && !response_close && !http10_) out.append("Connection: close\r\n");
-  out.append("\r\n");
+  if (!has_date) out.append("Date: "sv).append(http_date_now()).append("\r\n"sv);
+  if (chunking_) out.append("Transfer-Encoding: chunked\r\n"sv);
+  if (keep && http10_) out.append("Connection: keep-alive\r\n"sv);
+  if (!keep && !response_close && !http10_) out.append("Connection: close\r\n"sv);
+  out.append("\r\n"sv);
   if (!chunk.empty()) write_body(chunk);
   if (!core_->dispatching) core_->schedule_flush();
 }
@@ -352,7 +363,7 @@ void RequestConnection::write_body(std::string_view chunk) {
   std::string& out = core_->out;
   if (chunking_) {
     append_hex(out, chunk.size());
-    out.append("\r\n").append(chunk).append("\r\n");
+    out.append("\r\n"sv).append(chunk).append("\r\n"sv);
   } else {
     out.append(chunk);
   }
@@ -383,7 +394,7 @@ void RequestConnection::finish() {
                           " bytes less than Content-Length");
   }
   if (!core_) return;
-  if (chunking_) core_->out.append("0\r\n\r\n");
+  if (chunking_) core_->out.append("0\r\n\r\n"sv);
   core_->response_finished();
 }
 
@@ -478,11 +489,11 @@ void HTTP1ServerConnection::Core::refuse(int status, std::string_view why) {
   close_after = true;
   if (current && current->headers_written()) return;  // the response is under way: just close
   std::string_view phrase = httputil::reason_phrase(status);
-  out.append("HTTP/1.1 ");
+  out.append("HTTP/1.1 "sv);
   append_decimal(out, static_cast<std::uint64_t>(status));
   out.push_back(' ');
   out.append(phrase);
-  out.append("\r\nContent-Length: 0\r\nConnection: close\r\nDate: ");
+  out.append("\r\nContent-Length: 0\r\nConnection: close\r\nDate: "sv);
   out.append(http_date_now()).append("\r\n\r\n");
 }
 
@@ -507,6 +518,11 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
         } else if (!head_started) {
           if (close_requested) break;
           set_deadline(params.idle_connection_timeout, "idle");
+          suspend();
+          release_output();
+          co_await stream->fill_buffer(stream->read_buffer_size() + 1);
+          dispatching = true;
+          continue;
         }
         suspend();
         co_await stream->fill_buffer(stream->read_buffer_size() + 1);
@@ -562,13 +578,16 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   start_line.path.assign(head.target);
   start_line.version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   HTTPHeaders headers;
-  for (const http1::HeaderField& field : head.headers) headers.add(field.name, field.value);
+  for (const http1::HeaderField& field : head.headers) {
+    detail::HTTPHeadersAccess::add_validated(headers, field.name, field.value);
+  }
   const http1::BodyFraming framing = head.framing;
   const std::uint64_t content_length = head.content_length;
   const bool expect_continue = head.expect_continue;
   const bool is_head = head.method == "HEAD";
-  current = std::make_shared<RequestConnection>(shared_from_this(), head.version_minor == 0,
-                                                is_head, head.keep_alive);
+  current = std::allocate_shared<RequestConnection>(
+      detail::SmallAllocator<RequestConnection>(), shared_from_this(), head.version_minor == 0,
+      is_head, head.keep_alive);
   stream->consume(head.size);
   head.headers.clear();
   in_flight = true;
@@ -609,7 +628,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
       co_return false;
     }
     if (expect_continue && !current->headers_written()) {
-      out.append("HTTP/1.1 100 Continue\r\n\r\n");
+      out.append("HTTP/1.1 100 Continue\r\n\r\n"sv);
     }
     if (!params.body_timeout) {
       clear_deadline();

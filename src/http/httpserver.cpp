@@ -2,6 +2,7 @@
 
 #include "squall/http/httpserver.hpp"
 
+#include "squall/core/detail/small_alloc.hpp"
 #include "squall/net/netutil.hpp"
 #include "squall/util/log.hpp"
 #include "spdlog/spdlog.h"
@@ -28,7 +29,7 @@ void send_simple_error(HTTPConnection& connection, int code) {
 
 // The callback API: collects the whole request, then calls the callback (Tornado's
 // _CallableAdapter).
-class CallbackAdapter final : public HTTPMessageDelegate {
+class CallbackAdapter final : public HTTPMessageDelegate, public detail::SmallAllocated {
  public:
   CallbackAdapter(const HTTPServer::RequestCallback& callback, const HTTPServerOptions& options,
                   HTTP1ServerConnection& server_conn, std::shared_ptr<HTTPConnection> request_conn)
@@ -39,8 +40,9 @@ class CallbackAdapter final : public HTTPMessageDelegate {
 
   std::optional<Future<void>> headers_received(const RequestStartLine& start_line,
                                                HTTPHeaders& headers) override {
-    request_ = std::make_shared<HTTPServerRequest>(start_line.method, start_line.path,
-                                                   start_line.version, std::move(headers));
+    request_ = std::allocate_shared<HTTPServerRequest>(
+        detail::SmallAllocator<HTTPServerRequest>(), start_line.method, start_line.path,
+        start_line.version, std::move(headers));
     const HTTP1ConnectionContext& context = server_conn_.context();
     request_->remote_ip = context.remote_ip;
     request_->protocol = context.protocol;
@@ -78,7 +80,7 @@ class CallbackAdapter final : public HTTPMessageDelegate {
 
 // With xheaders: puts the client's address and scheme in the connection's context for the
 // duration of each request (Tornado's _ProxyAdapter).
-class ProxyAdapter final : public HTTPMessageDelegate {
+class ProxyAdapter final : public HTTPMessageDelegate, public detail::SmallAllocated {
  public:
   ProxyAdapter(std::unique_ptr<HTTPMessageDelegate> inner, HTTP1ServerConnection& server_conn,
                const std::vector<std::string>& trusted_downstream)
@@ -276,7 +278,7 @@ Future<void> HTTPServer::shutdown(std::chrono::steady_clock::duration timeout) {
       if (!connections_.empty()) {
         log::gen_log().info("Shutdown timeout: closing {} connections", connections_.size());
       }
-      close_all_connections();
+      static_cast<void>(close_all_connections());  // shutdown's own Future reports the end
     });
     all_closed.add_done_callback([&loop, timer](const Future<void>&) {
       loop.remove_timeout(timer);

@@ -4,18 +4,15 @@
 #include <cstdint>
 #include <limits>
 
+#include "http/http1_parser.hpp"
+
 namespace squall {
 namespace {
 
 constexpr std::string_view kHttpWhitespace = " \t";
 constexpr char kHexDigits[] = "0123456789ABCDEF";
 
-bool is_tchar(unsigned char c) {
-  // RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
-  // "_" / "`" / "|" / "~" / DIGIT / ALPHA
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+bool is_tchar(unsigned char c) { return http1::is_token_char(static_cast<char>(c)); }
 
 bool is_forbidden_in_value(unsigned char c) {
   return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -30,9 +27,6 @@ std::string_view strip(std::string_view s, std::string_view chars) {
 
 char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-char ascii_upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -65,6 +59,9 @@ std::string quote_for_message(std::string_view s) {
 }
 
 void check_name(std::string_view name, std::string_view context) {
+  bool valid = !name.empty();
+  for (const char ch : name) valid &= is_tchar(static_cast<unsigned char>(ch));
+  if (valid) return;  // the common case: one branch-free pass
   if (name.empty()) throw HTTPInputError("Invalid header " + std::string(context) + ": empty name");
   for (const char ch : name) {
     const auto c = static_cast<unsigned char>(ch);
@@ -79,6 +76,9 @@ void check_name(std::string_view name, std::string_view context) {
 }
 
 void check_value(std::string_view value, std::string_view context) {
+  bool valid = true;
+  for (const char ch : value) valid &= !is_forbidden_in_value(static_cast<unsigned char>(ch));
+  if (valid) return;
   for (const char ch : value) {
     const auto c = static_cast<unsigned char>(ch);
     if (!is_forbidden_in_value(c)) continue;
@@ -157,38 +157,73 @@ void HTTPHeaders::parse_line(std::string_view line) {
   const auto value = strip(line.substr(colon + 1), kHttpWhitespace);
   check_name(name, "line");
   check_value(value, "line");
-  field_for(httputil::normalize_header(name)).values.emplace_back(value);
+  field_for(name).values.emplace_back(value);
   ++pairs_;
 }
 
-HTTPHeaders::Field& HTTPHeaders::field_for(std::string name) {
-  auto it = index_.find(name);
-  if (it != index_.end()) return fields_[it->second];
-  index_.emplace(name, fields_.size());
-  fields_.push_back(Field{std::move(name), {}});
+std::size_t HTTPHeaders::find(std::string_view name) const {
+  if (index_.empty()) {
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+      if (!fields_[i].values.empty() && iequals(fields_[i].name, name)) return i;
+    }
+    return kNotFound;
+  }
+  std::string key(name);
+  for (char& c : key) c = ascii_lower(c);
+  const auto it = index_.find(key);
+  return it == index_.end() ? kNotFound : it->second;
+}
+
+void HTTPHeaders::index_field(std::size_t slot) {
+  std::string key(fields_[slot].name);
+  for (char& c : key) c = ascii_lower(c);
+  index_[std::move(key)] = slot;
+}
+
+HTTPHeaders::Field& HTTPHeaders::field_for(std::string_view name) {
+  const std::size_t found = find(name);
+  if (found != kNotFound) return fields_[found];
+  if (fields_.empty()) fields_.reserve(8);
+  fields_.push_back(Field{httputil::normalize_header(name), {}});
+  // Few names: a linear scan is fastest. Many (a hostile request): a hash index keeps each
+  // lookup O(1), so parsing stays linear.
+  if (!index_.empty()) {
+    index_field(fields_.size() - 1);
+  } else if (fields_.size() > kLinearLimit) {
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+      if (!fields_[i].values.empty() || i + 1 == fields_.size()) index_field(i);
+    }
+  }
   return fields_.back();
+}
+
+void detail::HTTPHeadersAccess::add_validated(HTTPHeaders& headers, std::string_view name,
+                                              std::string_view value) {
+  headers.field_for(name).values.emplace_back(value);
+  ++headers.pairs_;
 }
 
 void HTTPHeaders::add(std::string_view name, std::string_view value) {
   check_name(name, "name");
   check_value(value, "value");
-  field_for(httputil::normalize_header(name)).values.emplace_back(value);
+  field_for(name).values.emplace_back(value);
   ++pairs_;
 }
 
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
   check_name(name, "name");
   check_value(value, "value");
-  auto& field = field_for(httputil::normalize_header(name));
+  auto& field = field_for(name);
   pairs_ -= field.values.size();
   field.values.assign(1, std::string(value));
   ++pairs_;
 }
 
 std::optional<std::string> HTTPHeaders::get(std::string_view name) const {
-  const auto it = index_.find(httputil::normalize_header(name));
-  if (it == index_.end()) return std::nullopt;
-  const auto& values = fields_[it->second].values;
+  const std::size_t slot = find(name);
+  if (slot == kNotFound) return std::nullopt;
+  const auto& values = fields_[slot].values;
+  if (values.size() == 1) return values.front();
   std::size_t total = values.size() - 1;
   for (const auto& v : values) total += v.size();
   std::string joined;
@@ -207,23 +242,25 @@ std::string HTTPHeaders::get(std::string_view name, std::string_view default_val
 
 const std::vector<std::string>& HTTPHeaders::get_list(std::string_view name) const {
   static const std::vector<std::string> kNone;
-  const auto it = index_.find(httputil::normalize_header(name));
-  return it == index_.end() ? kNone : fields_[it->second].values;
+  const std::size_t slot = find(name);
+  return slot == kNotFound ? kNone : fields_[slot].values;
 }
 
-bool HTTPHeaders::contains(std::string_view name) const {
-  return index_.find(httputil::normalize_header(name)) != index_.end();
-}
+bool HTTPHeaders::contains(std::string_view name) const { return find(name) != kNotFound; }
 
 bool HTTPHeaders::erase(std::string_view name) {
-  const auto it = index_.find(httputil::normalize_header(name));
-  if (it == index_.end()) return false;
-  auto& field = fields_[it->second];
+  const std::size_t slot = find(name);
+  if (slot == kNotFound) return false;
+  auto& field = fields_[slot];
   pairs_ -= field.values.size();
   field.values.clear();
   field.values.shrink_to_fit();
-  index_.erase(it);
-  // Erased slots stay as holes so erase is O(log n); compacting once holes outnumber live fields
+  if (!index_.empty()) {
+    std::string key(field.name);
+    for (char& c : key) c = ascii_lower(c);
+    index_.erase(key);
+  }
+  // Erased slots stay as holes so erase is O(1); compacting once holes outnumber live fields
   // keeps a run of erases linear overall.
   if (++erased_ > 16 && erased_ * 2 > fields_.size()) compact();
   return true;
@@ -233,13 +270,15 @@ void HTTPHeaders::compact() {
   std::vector<Field> live;
   live.reserve(fields_.size() - erased_);
   for (auto& field : fields_) {
-    if (!field.values.empty()) {
-      index_.find(field.name)->second = live.size();
-      live.push_back(std::move(field));
-    }
+    if (!field.values.empty()) live.push_back(std::move(field));
   }
   fields_ = std::move(live);
   erased_ = 0;
+  const bool indexed = !index_.empty();
+  index_.clear();
+  if (indexed || fields_.size() > kLinearLimit) {
+    for (std::size_t i = 0; i < fields_.size(); ++i) index_field(i);
+  }
 }
 
 void HTTPHeaders::clear() noexcept {
@@ -253,10 +292,15 @@ namespace httputil {
 
 std::string normalize_header(std::string_view name) {
   std::string out(name);
-  bool word_start = true;
+  char previous = '-';
   for (auto& c : out) {
-    c = word_start ? ascii_upper(c) : ascii_lower(c);
-    word_start = c == '-';
+    // Upper case after '-' (and first), lower case elsewhere: flip bit 0x20 of letters that
+    // are in the wrong case.
+    const bool upper = previous == '-';
+    const bool is_lower = c >= 'a' && c <= 'z';
+    const bool is_upper = c >= 'A' && c <= 'Z';
+    if (upper ? is_lower : is_upper) c = static_cast<char>(c ^ 0x20);
+    previous = c;
   }
   return out;
 }

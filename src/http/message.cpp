@@ -2,22 +2,23 @@
 
 #include "squall/http/message.hpp"
 
-#include <cctype>
 
 namespace squall {
 namespace {
 
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
 bool starts_with_scheme(std::string_view uri, std::string_view scheme) {
   if (uri.size() < scheme.size()) return false;
   for (std::size_t i = 0; i < scheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(uri[i])) != scheme[i]) return false;
+    if (ascii_lower(uri[i]) != scheme[i]) return false;
   }
   return true;
 }
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) c = ascii_lower(c);
   return out;
 }
 
@@ -33,12 +34,13 @@ HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std:
   std::optional<std::string> authority;
   // Absolute form (RFC 9112 §3.2.2): the target's authority is the host, and the rest the path.
   for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
-    if (starts_with_scheme(uri, scheme)) {
+    if (!uri.empty() && uri.front() != '/' && starts_with_scheme(uri, scheme)) {
       std::size_t end = uri.find_first_of("/?", scheme.size());
       if (end == std::string::npos) end = uri.size();
       authority = uri.substr(scheme.size(), end - scheme.size());
-      std::string rest = uri.substr(end);
-      if (rest.empty() || rest.front() != '/') rest.insert(0, "/");
+      std::string rest;
+      if (end == uri.size() || uri[end] != '/') rest.push_back('/');
+      rest.append(uri, end, std::string::npos);
       uri = std::move(rest);
       break;
     }

@@ -22,6 +22,16 @@ namespace {
 constexpr std::size_t kCoalesceBytes = 4096;  // small writes join the last queued chunk
 constexpr int kMaxIovecs = 64;
 constexpr std::size_t kFairShareChunks = 4;  // chunks read per event before others get a turn
+// Read buffers of exactly this size are recycled through a small per-thread pool: a stream
+// releases its buffer whenever it is emptied (an idle stream holds none), and a busy one takes it
+// back at once, so request/response traffic would otherwise allocate and free it every time.
+constexpr std::size_t kPooledBufferSize = std::size_t{64} << 10;
+constexpr std::size_t kMaxPooledBuffers = 64;  // 4 MiB per thread at most
+
+std::vector<std::unique_ptr<char[]>>& buffer_pool() {
+  thread_local std::vector<std::unique_ptr<char[]>> pool;
+  return pool;
+}
 
 std::string closed_message(const std::exception_ptr& real_error) {
   if (!real_error) return "Stream is closed";
@@ -62,7 +72,14 @@ std::span<char> ReadBuffer::reserve(std::size_t n) {
       std::memmove(data_.get(), data_.get() + begin_, used);
     } else {
       std::size_t capacity = std::max({capacity_ * 2, used + n, std::size_t{4096}});
-      auto fresh = std::make_unique_for_overwrite<char[]>(capacity);
+      std::unique_ptr<char[]> fresh;
+      auto& pool = buffer_pool();
+      if (capacity == kPooledBufferSize && !pool.empty()) {
+        fresh = std::move(pool.back());
+        pool.pop_back();
+      } else {
+        fresh = std::make_unique_for_overwrite<char[]>(capacity);
+      }
       if (used) std::memcpy(fresh.get(), data_.get() + begin_, used);
       data_ = std::move(fresh);
       capacity_ = capacity;
@@ -86,6 +103,10 @@ std::string ReadBuffer::take(std::size_t n) {
 
 void ReadBuffer::release_if_empty() noexcept {
   if (empty() && data_) {
+    auto& pool = buffer_pool();
+    if (capacity_ == kPooledBufferSize && pool.size() < kMaxPooledBuffers) {
+      pool.push_back(std::move(data_));
+    }
     data_.reset();
     capacity_ = begin_ = end_ = 0;
   }
@@ -118,6 +139,7 @@ IOStream::~IOStream() {
 void IOStream::start_read(ReadKind kind) {
   if (reading()) throw InvalidStateError("IOStream: already reading");
   read_kind_ = kind;
+  read_paused_ = false;
 }
 
 Future<std::string> IOStream::read_until(std::string_view delimiter, std::size_t max_bytes) {
@@ -191,6 +213,10 @@ void IOStream::begin_read() {
   }
   if (closed_) {
     fail_pending(error_);
+    return;
+  }
+  if (drained_ && !input_may_be_buffered()) {
+    update_events();  // nothing to read yet: the loop says when there is
     return;
   }
   bool open = read_kind_ == ReadKind::kInto && read_buffer_.empty() ? read_into_user_buffer()
@@ -282,7 +308,11 @@ bool IOStream::read_to_buffer() {
     ssize_t n = read_from_fd(tail.first(ask));
     if (n > 0) {
       read_buffer_.commit(static_cast<std::size_t>(n));
-      if (static_cast<std::size_t>(n) < ask || satisfiable_size()) break;
+      if (static_cast<std::size_t>(n) < ask) {
+        drained_ = true;
+        break;
+      }
+      if (satisfiable_size()) break;
       continue;
     }
     if (n == 0) {
@@ -290,7 +320,10 @@ bool IOStream::read_to_buffer() {
       return false;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      drained_ = true;
+      break;
+    }
     close(os_error(errno, "read"));
     return false;
   }
@@ -311,7 +344,10 @@ bool IOStream::read_into_user_buffer() {
       return false;
     }
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      drained_ = true;
+      break;
+    }
     close(os_error(errno, "read"));
     return false;
   }
@@ -325,7 +361,34 @@ ssize_t IOStream::read_from_fd(std::span<char> buffer) {
 // ---- writes --------------------------------------------------------------------------------
 
 Future<void> IOStream::write(std::string_view data) {
+  if (!closed_ && write_chunks_.empty() && !connecting_ && !data.empty() &&
+      data.size() <= options_.max_write_buffer_size) {
+    std::size_t sent = write_now(data);
+    if (closed_) {
+      return make_exceptional_future<void>(std::make_exception_ptr(StreamClosedError(error_)));
+    }
+    if (sent == data.size()) return make_ready_future();
+    data.remove_prefix(sent);  // the rest is copied and queued
+  }
   return queue_write(std::string(data));
+}
+
+std::size_t IOStream::write_now(std::string_view data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    iovec iov{const_cast<char*>(data.data()) + sent, data.size() - sent};
+    ssize_t n = write_to_fd(&iov, 1);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) close(os_error(errno, "write"));
+    break;
+  }
+  bytes_queued_ += sent;
+  bytes_written_ += sent;
+  return sent;
 }
 
 Future<void> IOStream::write(std::string&& data) {
@@ -346,6 +409,21 @@ Future<void> IOStream::queue_write(std::string&& text, std::span<const char> bor
     return make_exceptional_future<void>(std::make_exception_ptr(
         StreamBufferFullError("Reached maximum write buffer size (" +
                               std::to_string(options_.max_write_buffer_size) + " bytes)")));
+  }
+  if (write_chunks_.empty() && !connecting_ && !data.empty()) {
+    // Nothing queued: hand the data to the kernel now, and keep only what it did not take.
+    std::size_t sent = write_now(data);
+    if (closed_) {
+      return make_exceptional_future<void>(std::make_exception_ptr(StreamClosedError(error_)));
+    }
+    if (sent == data.size()) return make_ready_future();
+    data.remove_prefix(sent);
+    if (borrowed.empty()) {
+      text.erase(0, sent);
+      data = text;
+    } else {
+      borrowed = borrowed.subspan(sent);
+    }
   }
   Future<void> future;
   if (data.empty() && write_chunks_.empty()) {
@@ -454,7 +532,9 @@ void IOStream::update_events() {
   std::uint32_t want = 0;
   // Reading: a pending read, or an empty buffer (so a peer's close is noticed while idle). Data
   // buffered with no reader stops the reading: that is the backpressure on the peer.
-  if (!connecting_ && can_read_ && (reading() || read_buffer_.empty())) want |= IOLoop::READ;
+  if (!connecting_ && can_read_ && (reading() || read_buffer_.empty() || !read_paused_)) {
+    want |= IOLoop::READ;
+  }
   if (connecting_ || writing()) want |= IOLoop::WRITE;
   want = events_to_watch(want);
   if (want == watched_ && (handler_added_ || want == 0)) return;
@@ -487,11 +567,16 @@ void IOStream::handle_events(std::uint32_t events) {
     connected.set_result();
   }
   if (events & (IOLoop::READ | IOLoop::ERROR)) {
-    bool open = read_kind_ == ReadKind::kInto && read_buffer_.empty() ? read_into_user_buffer()
-                                                                      : read_to_buffer();
-    if (!open) return;
-    try_finish_read();
-    if (closed_) return;
+    drained_ = false;
+    if (reading() || read_buffer_.empty() || (events & IOLoop::ERROR)) {
+      bool open = read_kind_ == ReadKind::kInto && read_buffer_.empty() ? read_into_user_buffer()
+                                                                        : read_to_buffer();
+      if (!open) return;
+      try_finish_read();
+      if (closed_) return;
+    } else {
+      read_paused_ = true;  // data waits unread: stop watching until the next read
+    }
   }
   if (events & (IOLoop::WRITE | IOLoop::ERROR)) {
     if (writing()) handle_write();

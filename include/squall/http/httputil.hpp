@@ -5,7 +5,7 @@
 /// `Cookie` request header.
 ///
 /// Strings are bytes: nothing here decodes or checks UTF-8. Every function runs in time linear in
-/// its input (`HTTPHeaders` lookups add a logarithmic factor in the number of distinct names).
+/// its input (`HTTPHeaders` lookups take constant expected time).
 
 #include <chrono>
 #include <cstddef>
@@ -15,12 +15,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "squall/util/error.hpp"
 
 namespace squall {
+
+namespace detail {
+struct HTTPHeadersAccess;
+}
 
 /// Malformed HTTP from a remote peer: a bad header line, start line or body framing (Tornado's
 /// `HTTPInputError`). A server answers it with 400 and closes the connection.
@@ -123,16 +128,24 @@ class HTTPHeaders {
   const_iterator end() const { return const_iterator(this, fields_.size()); }
 
  private:
+  friend struct detail::HTTPHeadersAccess;  // the HTTP/1.1 codec adds fields it has validated
+
   struct Field {
     std::string name;                 // Http-Header-Case
     std::vector<std::string> values;  // empty once erased
   };
 
-  Field& field_for(std::string name);
+  static constexpr std::size_t kNotFound = static_cast<std::size_t>(-1);
+  // Up to this many names, lookups scan; past it, `index_` maps lowercased names to slots.
+  static constexpr std::size_t kLinearLimit = 12;
+
+  std::size_t find(std::string_view name) const;
+  Field& field_for(std::string_view name);
+  void index_field(std::size_t slot);
   void compact();
 
   std::vector<Field> fields_;
-  std::map<std::string, std::size_t, std::less<>> index_;  // normalized name -> fields_ slot
+  std::unordered_map<std::string, std::size_t> index_;  // empty while names are few
   std::size_t pairs_ = 0;
   std::size_t erased_ = 0;
 };

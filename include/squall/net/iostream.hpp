@@ -199,6 +199,9 @@ class IOStream {
   /// TLS stream adds what its handshake waits for, and drops WRITE while the handshake waits for
   /// the peer (a queued write would otherwise wake the loop again and again).
   virtual std::uint32_t events_to_watch(std::uint32_t wanted) const noexcept { return wanted; }
+  /// Whether input may be waiting somewhere the loop cannot see (a TLS library's buffer): then
+  /// a new read always tries the descriptor at once, even after a read found it drained.
+  virtual bool input_may_be_buffered() const noexcept { return false; }
   /// Acts on the events the loop reported for the descriptor. A TLS stream drives its
   /// handshake here first.
   virtual void handle_events(std::uint32_t events);
@@ -233,6 +236,9 @@ class IOStream {
   void fail_pending(const std::exception_ptr& error);
   void finish_close();
   Future<void> queue_write(std::string&& data, std::span<const char> borrowed = {});
+  /// Writes what the descriptor takes of `data` now (nothing is queued); gives the count sent.
+  /// Closes the stream on an error other than EAGAIN.
+  std::size_t write_now(std::string_view data);
 
   IOLoop* loop_;
   int fd_;
@@ -277,6 +283,13 @@ class IOStream {
   detail::UniqueFunction<void()> close_callback_;
   bool is_socket_ = false;
   bool can_read_ = true;  // false for the write end of a pipe
+  // The descriptor had nothing more to read at the last read, and the loop has not said
+  // otherwise since: a new read waits for the loop instead of trying (and failing) at once.
+  bool drained_ = false;
+  // Data is buffered with no read pending and the loop reported more: READ is not watched until
+  // the next read (backpressure). While a stream is simply between reads, READ stays watched,
+  // which saves two epoll_ctl calls per request/response exchange.
+  bool read_paused_ = false;
 };
 
 // ---- TLS -----------------------------------------------------------------------------------
@@ -407,6 +420,7 @@ class SSLIOStream : public IOStream {
   std::uint32_t events_to_watch(std::uint32_t wanted) const noexcept override;
   void handle_events(std::uint32_t events) override;
   void close_fd() noexcept override;
+  bool input_may_be_buffered() const noexcept override { return true; }
 
  private:
   /// kUnconnected: an unconnected socket, until connect() (then kConnecting) has connected it.
