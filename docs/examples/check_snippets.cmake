@@ -19,7 +19,8 @@ if(NOT SOURCE_DIR)
   message(FATAL_ERROR "check_snippets: pass -DSOURCE_DIR=<repository root>")
 endif()
 
-set(_documents README.md docs/async.md docs/coroutines.md docs/networking.md)
+set(_documents README.md docs/async.md docs/coroutines.md docs/networking.md
+               docs/httpserver.md)
 set(_fence "```cpp\n")
 set(_failures 0)
 set(_checked 0)

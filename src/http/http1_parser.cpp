@@ -218,6 +218,12 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
     return Status::kError;
   }
 
+  if (start < data.size() && !is_token_char(data[start]) && data[start] != '\r') {
+    // Not the start of a method (TLS's handshake, binary junk): no need to wait for a line.
+    fail(error, 400, "malformed request line");
+    return Status::kError;
+  }
+
   std::size_t search_from = std::max(scanned_, start);
   search_from = search_from >= 3 ? search_from - 3 : 0;  // "\r\n\r\n" may straddle reads
   // The blank line: each LF found (one memchr per line) is checked for CR LF CR before it.
@@ -226,6 +232,17 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
     const void* found = std::memchr(data.data() + from, '\n', data.size() - from);
     if (found == nullptr) break;
     std::size_t at = static_cast<const char*>(found) - data.data();
+    if (at > start && data[at - 1] != '\r') {
+      fail(error, 400, "bare LF line ending");  // refused at once, not left to time out
+      return Status::kError;
+    }
+    if (!line_checked_ && at > start) {
+      // The request line is complete: a malformed one is refused now, before the headers.
+      line_checked_ = true;
+      if (!parse_request_line(data.substr(start, at - 1 - start), head, error)) {
+        return Status::kError;
+      }
+    }
     if (at >= search_from + 3 && data[at - 1] == '\r' && data[at - 2] == '\n' &&
         data[at - 3] == '\r') {
       end = at - 3;
@@ -266,6 +283,7 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
   if (!apply_headers(head, error)) return Status::kError;
   head.size = end + 4;
   scanned_ = 0;
+  line_checked_ = false;
   return Status::kDone;
 }
 

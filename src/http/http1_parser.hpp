@@ -70,11 +70,15 @@ class RequestParser {
   Status parse(std::string_view data, RequestHead& head, ParseError& error);
 
   /// Forgets the scan position, for the next request.
-  void reset() noexcept { scanned_ = 0; }
+  void reset() noexcept {
+    scanned_ = 0;
+    line_checked_ = false;
+  }
 
  private:
   std::size_t max_header_size_;
-  std::size_t scanned_ = 0;  // bytes of `data` known to hold no end of head
+  std::size_t scanned_ = 0;     // bytes of `data` known to hold no end of head
+  bool line_checked_ = false;  // the request line was complete, and valid, at an earlier call
 };
 
 /// Decodes a chunked body piece by piece, without copying: each call consumes from the front of

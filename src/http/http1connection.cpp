@@ -210,6 +210,7 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
   bool close_notified = false;
   bool started = false;
   bool body_done = false;
+  bool reading_body = false;
   bool close_after = false;  // close once this response is written
   bool close_requested = false;
 
@@ -229,6 +230,7 @@ class RequestConnection final : public HTTPConnection {
                     bool keep_alive)
       : core_(std::move(core)),
         max_body_size_(core_->params.max_body_size),
+        body_timeout_(core_->params.body_timeout),
         http10_(http10),
         head_request_(head),
         request_keep_alive_(keep_alive) {}
@@ -240,24 +242,26 @@ class RequestConnection final : public HTTPConnection {
   void finish() override;
   void set_max_body_size(std::uint64_t max_body_size) override { max_body_size_ = max_body_size; }
   void set_body_timeout(Clock::duration timeout) override {
-    if (core_ && !core_->body_done) core_->set_deadline(timeout, "body");
+    body_timeout_ = timeout;
+    if (!detached_ && core_->reading_body) core_->set_deadline(timeout, "body");
   }
-  void close() override {
-    if (core_) core_->stream->close();
-  }
-  bool closed() const noexcept override { return !core_ || core_->stream->closed(); }
+  void close() override { core_->stream->close(); }
+  bool closed() const noexcept override { return core_->stream->closed(); }
 
   std::uint64_t max_body_size() const noexcept { return max_body_size_; }
+  const std::optional<Clock::duration>& body_timeout() const noexcept { return body_timeout_; }
   bool headers_written() const noexcept { return headers_written_; }
   bool finished() const noexcept { return finished_; }
   // The exchange is over: the object no longer writes to the connection.
-  void detach() noexcept { core_.reset(); }
+  void detach() noexcept { detached_ = true; }
 
  private:
   void write_body(std::string_view chunk);
 
   std::shared_ptr<HTTP1ServerConnection::Core> core_;
   std::uint64_t max_body_size_;
+  std::optional<Clock::duration> body_timeout_;
+  bool detached_ = false;
   std::optional<std::uint64_t> expected_remaining_;  // unset: no Content-Length
   bool http10_;
   bool head_request_;
@@ -278,7 +282,7 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   // One pass over the headers checks them, notes those that matter here, and writes them; an
   // invalid one takes back everything this call wrote.
   std::string scratch;
-  std::string& out = core_ ? core_->out : scratch;
+  std::string& out = detached_ ? scratch : core_->out;
   const std::size_t rollback = out.size();
   if (out.capacity() < 512) out.reserve(512);
   out.append("HTTP/1.1 "sv);
@@ -321,7 +325,7 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
     out.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
   headers_written_ = true;
-  if (!core_) return;  // the exchange is over: nothing goes out
+  if (detached_) return;  // the exchange is over: nothing goes out
 
   const bool bodiless = head_request_ || code == 204 || code == 304 || code < 200;
   chunking_ = !http10_ && !bodiless && !has_length && !has_transfer_encoding;
@@ -348,7 +352,7 @@ void RequestConnection::write(std::string_view chunk) {
   if (!headers_written_) throw HTTPOutputError("write before write_headers");
   if (finished_) throw HTTPOutputError("write after finish");
   write_body(chunk);
-  if (core_ && !core_->dispatching) core_->schedule_flush();
+  if (!detached_ && !core_->dispatching) core_->schedule_flush();
 }
 
 void RequestConnection::write_body(std::string_view chunk) {
@@ -359,7 +363,7 @@ void RequestConnection::write_body(std::string_view chunk) {
     }
     *expected_remaining_ -= chunk.size();
   }
-  if (!core_) return;
+  if (detached_) return;
   std::string& out = core_->out;
   if (chunking_) {
     append_hex(out, chunk.size());
@@ -371,10 +375,11 @@ void RequestConnection::write_body(std::string_view chunk) {
 }
 
 Future<void> RequestConnection::flush() {
-  if (!core_ || core_->stream->closed()) {
-    return make_exceptional_future<void>(std::make_exception_ptr(
-        StreamClosedError(core_ ? core_->stream->error() : nullptr)));
+  if (core_->stream->closed()) {
+    return make_exceptional_future<void>(
+        std::make_exception_ptr(StreamClosedError(core_->stream->error())));
   }
+  if (detached_) return make_ready_future();  // this exchange's bytes are all out already
   core_->flush_out();
   if (core_->stream->write_buffer_size() == 0) return make_ready_future();
   return *core_->last_write;
@@ -386,14 +391,14 @@ void RequestConnection::finish() {
   finished_ = true;
   if (expected_remaining_ && *expected_remaining_ != 0) {
     std::uint64_t missing = *expected_remaining_;
-    if (core_) {
+    if (!detached_) {
       core_->close_after = true;
       core_->response_finished();
     }
     throw HTTPOutputError("Tried to write " + std::to_string(missing) +
                           " bytes less than Content-Length");
   }
-  if (!core_) return;
+  if (detached_) return;
   if (chunking_) core_->out.append("0\r\n\r\n"sv);
   core_->response_finished();
 }
@@ -630,11 +635,8 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
     if (expect_continue && !current->headers_written()) {
       out.append("HTTP/1.1 100 Continue\r\n\r\n"sv);
     }
-    if (!params.body_timeout) {
-      clear_deadline();
-    } else {
-      set_deadline(params.body_timeout, "body");
-    }
+    set_deadline(current->body_timeout(), "body");  // the request's own, if it set one
+    reading_body = true;
     bool ok = false;
     try {
       ok = framing == http1::BodyFraming::kContentLength ? co_await read_fixed_body(content_length)
@@ -648,6 +650,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
     } catch (const HTTPInputError& e) {
       refuse(400, e.what());
     }
+    reading_body = false;
     clear_deadline();
     if (!ok) co_return false;  // the serve loop tells the delegate as it closes
     body_done = true;
@@ -734,19 +737,24 @@ Future<bool> HTTP1ServerConnection::Core::read_chunked_body() {
             body_bytes + data.size() + decoder.pending_chunk_bytes() > current->max_body_size()) {
           throw BodyTooLarge{};
         }
-        std::vector<Future<void>> waits;
-        while (!data.empty()) {
-          std::size_t n = std::min(data.size(), params.chunk_size);
-          std::optional<Future<void>> wait = deliver(data.substr(0, n));
-          if (wait) waits.push_back(std::move(*wait));
-          data.remove_prefix(n);
+        // One piece at a time: a delegate's Future holds back the next piece (flow control).
+        // Nothing is consumed until the chunk is delivered, so offsets into the buffer stay
+        // right even if the buffer moves while a delegate's Future is pending.
+        std::size_t offset = static_cast<std::size_t>(data.data() - input.data());
+        std::size_t left = data.size();
+        while (left > 0) {
+          std::size_t n = std::min(left, params.chunk_size);
+          std::optional<Future<void>> wait = deliver(stream->buffered().substr(offset, n));
+          offset += n;
+          left -= n;
+          if (wait) {
+            suspend();
+            co_await *wait;
+            dispatching = true;
+            if (stream->closed()) co_return false;
+          }
         }
         stream->consume(consumed);
-        if (!waits.empty()) {
-          suspend();
-          for (Future<void>& wait : waits) co_await wait;
-          dispatching = true;
-        }
         if (stream->closed()) co_return false;
         break;
       }
