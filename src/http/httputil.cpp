@@ -58,23 +58,25 @@ std::string quote_for_message(std::string_view s) {
   return out;
 }
 
+template <class ErrorType>
 void check_name(std::string_view name, std::string_view context) {
   bool valid = !name.empty();
   for (const char ch : name) valid &= is_tchar(static_cast<unsigned char>(ch));
   if (valid) return;  // the common case: one branch-free pass
-  if (name.empty()) throw HTTPInputError("Invalid header " + std::string(context) + ": empty name");
+  if (name.empty()) throw ErrorType("Invalid header " + std::string(context) + ": empty name");
   for (const char ch : name) {
     const auto c = static_cast<unsigned char>(ch);
     if (is_tchar(c)) continue;
     if (c == ' ' || c == '\t') {
-      throw HTTPInputError("Invalid header " + std::string(context) +
+      throw ErrorType("Invalid header " + std::string(context) +
                            ": white space in or after the name " + quote_for_message(name));
     }
-    throw HTTPInputError("Invalid header " + std::string(context) + ": bad character in name " +
+    throw ErrorType("Invalid header " + std::string(context) + ": bad character in name " +
                          quote_for_message(name));
   }
 }
 
+template <class ErrorType>
 void check_value(std::string_view value, std::string_view context) {
   bool valid = true;
   for (const char ch : value) valid &= !is_forbidden_in_value(static_cast<unsigned char>(ch));
@@ -86,7 +88,7 @@ void check_value(std::string_view value, std::string_view context) {
                        : c == '\r' ? "bare CR in value "
                        : c == '\n' ? "LF in value "
                                    : "control character in value ";
-    throw HTTPInputError("Invalid header " + std::string(context) + ": " + what +
+    throw ErrorType("Invalid header " + std::string(context) + ": " + what +
                          quote_for_message(value));
   }
 }
@@ -155,8 +157,8 @@ void HTTPHeaders::parse_line(std::string_view line) {
   }
   const auto name = line.substr(0, colon);
   const auto value = strip(line.substr(colon + 1), kHttpWhitespace);
-  check_name(name, "line");
-  check_value(value, "line");
+  check_name<HTTPInputError>(name, "line");
+  check_value<HTTPInputError>(value, "line");
   field_for(name).values.emplace_back(value);
   ++pairs_;
 }
@@ -204,15 +206,15 @@ void detail::HTTPHeadersAccess::add_validated(HTTPHeaders& headers, std::string_
 }
 
 void HTTPHeaders::add(std::string_view name, std::string_view value) {
-  check_name(name, "name");
-  check_value(value, "value");
+  check_name<HTTPOutputError>(name, "name");
+  check_value<HTTPOutputError>(value, "value");
   field_for(name).values.emplace_back(value);
   ++pairs_;
 }
 
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
-  check_name(name, "name");
-  check_value(value, "value");
+  check_name<HTTPOutputError>(name, "name");
+  check_value<HTTPOutputError>(value, "value");
   auto& field = field_for(name);
   pairs_ -= field.values.size();
   field.values.assign(1, std::string(value));

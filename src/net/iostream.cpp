@@ -22,11 +22,12 @@ namespace {
 constexpr std::size_t kCoalesceBytes = 4096;  // small writes join the last queued chunk
 constexpr int kMaxIovecs = 64;
 constexpr std::size_t kFairShareChunks = 4;  // chunks read per event before others get a turn
-// Read buffers of exactly this size are recycled through a small per-thread pool: a stream
-// releases its buffer whenever it is emptied (an idle stream holds none), and a busy one takes it
-// back at once, so request/response traffic would otherwise allocate and free it every time.
-constexpr std::size_t kPooledBufferSize = std::size_t{64} << 10;
-constexpr std::size_t kMaxPooledBuffers = 64;  // 4 MiB per thread at most
+// A stream releases its read buffer whenever it is emptied (an idle stream holds none), and
+// reads into a small one first: most messages (requests, frames) fit, and a read that fills it
+// grows the buffer to read_chunk_size. Small buffers are recycled through a per-thread pool, as
+// request/response traffic would otherwise allocate and free one per message.
+constexpr std::size_t kPooledBufferSize = 4096;
+constexpr std::size_t kMaxPooledBuffers = 256;  // 1 MiB per thread at most
 
 std::vector<std::unique_ptr<char[]>>& buffer_pool() {
   thread_local std::vector<std::unique_ptr<char[]>> pool;
@@ -303,7 +304,9 @@ bool IOStream::read_to_buffer() {
                                                           " bytes)")));
       return false;
     }
-    std::span<char> tail = read_buffer_.reserve(options_.read_chunk_size);
+    // Start small; the buffer doubles (up to read_chunk_size at a time) while reads fill it.
+    std::span<char> tail = read_buffer_.reserve(std::min(
+        options_.read_chunk_size, std::max(kPooledBufferSize, read_buffer_.capacity())));
     std::size_t ask = std::min(tail.size(), options_.read_chunk_size);
     ssize_t n = read_from_fd(tail.first(ask));
     if (n > 0) {

@@ -40,6 +40,17 @@ void expect_input_error(Fn&& fn, std::string_view fragment) {
   }
 }
 
+// Expects `fn` to throw HTTPOutputError whose message contains `fragment`.
+template <typename Fn>
+void expect_output_error(Fn&& fn, std::string_view fragment) {
+  try {
+    fn();
+    ADD_FAILURE() << "no HTTPOutputError; expected one mentioning \"" << fragment << "\"";
+  } catch (const HTTPOutputError& e) {
+    EXPECT_NE(std::string_view(e.what()).find(fragment), std::string_view::npos) << e.what();
+  }
+}
+
 // ---- errors ------------------------------------------------------------------------------------
 
 TEST(HTTPUtilTest, HTTPErrorsDeriveFromSquallError) {
@@ -136,12 +147,12 @@ TEST(HTTPUtilTest, ManyErasesKeepOrderAcrossCompaction) {
 
 TEST(HTTPUtilTest, AddRejectsBadNamesAndControlCharactersInValues) {
   HTTPHeaders h;
-  expect_input_error([&] { h.add("", "v"); }, "empty name");
-  expect_input_error([&] { h.add("Bad Name", "v"); }, "white space");
-  expect_input_error([&] { h.add("Bad:Name", "v"); }, "bad character");
-  expect_input_error([&] { h.add("X", "a\r\nInjected: 1"); }, "bare CR");
-  expect_input_error([&] { h.add("X", "a\nb"); }, "LF");
-  expect_input_error([&] { h.set("X", "a\0b"s); }, "NUL");
+  expect_output_error([&] { h.add("", "v"); }, "empty name");
+  expect_output_error([&] { h.add("Bad Name", "v"); }, "white space");
+  expect_output_error([&] { h.add("Bad:Name", "v"); }, "bad character");
+  expect_output_error([&] { h.add("X", "a\r\nInjected: 1"); }, "bare CR");
+  expect_output_error([&] { h.add("X", "a\nb"); }, "LF");
+  expect_output_error([&] { h.set("X", "a\0b"s); }, "NUL");
   h.add("X", "tab\tinside and obs-text \xff");
   EXPECT_EQ(h.get("x"), "tab\tinside and obs-text \xff");
 }

@@ -95,9 +95,9 @@ class HTTPHeaders {
   /// character other than HTAB.
   void parse_line(std::string_view line);
 
-  /// Appends `value` to the values of `name`. Throws `HTTPInputError` (as Tornado's `add`) if
-  /// `name` is not a token or `value` holds a control character other than HTAB; the value is kept
-  /// as given otherwise.
+  /// Appends `value` to the values of `name`. Throws `HTTPOutputError` if `name` is not a token
+  /// or `value` holds a control character other than HTAB (CR, LF and NUL included: no response
+  /// splitting or header injection); the value is kept as given otherwise.
   void add(std::string_view name, std::string_view value);
 
   /// Replaces all values of `name` with `value` (Tornado's `headers[name] = value`); a name already

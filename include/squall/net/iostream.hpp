@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -98,6 +97,37 @@ class ReadBuffer {
   std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+};
+
+/// A first-in first-out queue that holds no memory while empty (std::deque allocates a block
+/// as soon as it is made: over a kilobyte for an idle stream's two queues).
+template <class T>
+class Fifo {
+ public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - head_; }
+  T& front() noexcept { return items_[head_]; }
+  T& back() noexcept { return items_.back(); }
+  void push_back(T&& item) { items_.push_back(std::move(item)); }
+  void pop_front() {
+    { T discard = std::move(items_[head_]); }  // frees what the item owned now
+    if (++head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 32 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() noexcept {
+    items_ = std::vector<T>();
+    head_ = 0;
+  }
+  auto begin() noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() noexcept { return items_.end(); }
+
+ private:
+  std::vector<T> items_;
+  std::size_t head_ = 0;
 };
 }  // namespace detail
 
@@ -272,12 +302,12 @@ class IOStream {
     const char* data() const noexcept { return borrowed ? borrowed : text.data(); }
     std::size_t size() const noexcept { return borrowed ? borrowed_size : text.size(); }
   };
-  std::deque<WriteChunk> write_chunks_;
+  detail::Fifo<WriteChunk> write_chunks_;
   std::size_t write_offset_ = 0;  // bytes of write_chunks_.front() already written
   std::size_t write_buffer_size_ = 0;
   std::uint64_t bytes_queued_ = 0;
   std::uint64_t bytes_written_ = 0;
-  std::deque<PendingWrite> pending_writes_;
+  detail::Fifo<PendingWrite> pending_writes_;
   std::optional<Future<void>> connect_future_;
 
   detail::UniqueFunction<void()> close_callback_;
