@@ -83,6 +83,16 @@ void append_hex(std::string& out, std::uint64_t value) {
   out.append(digits, result.ptr);
 }
 
+http1::ParseError& thread_parse_error() {
+  thread_local http1::ParseError error;
+  return error;
+}
+
+http1::RequestHead& thread_request_head() {
+  thread_local http1::RequestHead head;
+  return head;
+}
+
 // A body too large for the request's limit (answered with 413).
 struct BodyTooLarge {};
 
@@ -132,9 +142,11 @@ class GzipInflater {
 class RequestConnection;
 
 struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
-  Core(std::unique_ptr<IOStream> s, HTTP1ConnectionParameters p, HTTP1ConnectionContext c)
+  Core(std::unique_ptr<IOStream> s, std::shared_ptr<const HTTP1ConnectionParameters> p,
+       HTTP1ConnectionContext c)
       : stream(std::move(s)),
-        params(std::move(p)),
+        shared_params(std::move(p)),
+        params(*shared_params),
         context(std::move(c)),
         parser(params.max_header_size),
         loop(&IOLoop::current()) {}
@@ -162,13 +174,21 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
       out.clear();
       return;
     }
-    last_write = stream->write(std::string_view(out));  // sent now, or the rest copied
+    Future<void> written = stream->write(std::string_view(out));  // sent now, or the rest copied
+    // Kept only while pending (an idle connection holds no Future).
+    if (written.done()) {
+      last_write.reset();
+      static_cast<void>(written.exception());  // a failure closed the stream: seen there
+    } else {
+      last_write = std::move(written);
+    }
     out.clear();
-    if (out.capacity() > kFlushThreshold) out = std::string();  // a big response's buffer
+    if (out.capacity() > kFlushThreshold) std::string().swap(out);  // a big response's buffer
   }
   // A connection waiting for its next request holds no output buffer (idle memory).
   void release_output() noexcept {
-    if (out.empty() && out.capacity() > 0) out = std::string();
+    // (Assigning an empty string would keep the allocation: swapping frees it.)
+    if (out.empty()) std::string().swap(out);
   }
   // Before the serve loop suspends: what was written so far goes out.
   void suspend() {
@@ -188,10 +208,13 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
   void on_timer();
 
   std::unique_ptr<IOStream> stream;
-  HTTP1ConnectionParameters params;
+  std::shared_ptr<const HTTP1ConnectionParameters> shared_params;  // a server's, for all
+  const HTTP1ConnectionParameters& params;
   HTTP1ConnectionContext context;
   http1::RequestParser parser;
-  http1::RequestHead head;
+  // The parsed head lives only from the parse to the start of serve_request, with no suspension
+  // in between: one per thread serves every connection (idle connections hold none).
+  http1::RequestHead& head = thread_request_head();
   IOLoop* loop;
   HTTP1ServerConnection* owner = nullptr;
 
@@ -220,7 +243,9 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
   TimeoutHandle timer;
   bool timer_armed = false;
 
-  Future<void> done;
+  std::optional<Future<void>> serving;  // serve()'s Future: done once the connection closed
+  // Written by a failed parse and read at once by refuse(): one per thread.
+  http1::ParseError& parse_error = thread_parse_error();
 };
 
 // The HTTPConnection of one request.
@@ -381,7 +406,7 @@ Future<void> RequestConnection::flush() {
   }
   if (detached_) return make_ready_future();  // this exchange's bytes are all out already
   core_->flush_out();
-  if (core_->stream->write_buffer_size() == 0) return make_ready_future();
+  if (core_->stream->write_buffer_size() == 0 || !core_->last_write) return make_ready_future();
   return *core_->last_write;
 }
 
@@ -508,7 +533,7 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
   try {
     while (!stream->closed() && !close_requested) {
       parser.reset();
-      http1::ParseError error;
+      http1::ParseError& error = parse_error;
       http1::RequestParser::Status status = http1::RequestParser::Status::kIncomplete;
       bool head_started = false;
       for (;;) {
@@ -782,7 +807,15 @@ Future<bool> HTTP1ServerConnection::Core::read_chunked_body() {
 HTTP1ServerConnection::HTTP1ServerConnection(std::unique_ptr<IOStream> stream,
                                              HTTP1ConnectionParameters params,
                                              HTTP1ConnectionContext context)
-    : core_(std::make_shared<Core>(std::move(stream), std::move(params), std::move(context))) {
+    : HTTP1ServerConnection(std::move(stream),
+                            std::make_shared<const HTTP1ConnectionParameters>(std::move(params)),
+                            std::move(context)) {}
+
+HTTP1ServerConnection::HTTP1ServerConnection(
+    std::unique_ptr<IOStream> stream, std::shared_ptr<const HTTP1ConnectionParameters> params,
+    HTTP1ConnectionContext context) {
+  if (!params) throw ValueError("HTTP1ServerConnection: null parameters");
+  core_ = std::make_shared<Core>(std::move(stream), std::move(params), std::move(context));
   core_->owner = this;
   core_->stream->set_close_callback([weak = std::weak_ptr<Core>(core_)] {
     if (auto core = weak.lock()) core->on_stream_close();
@@ -797,12 +830,9 @@ HTTP1ServerConnection::~HTTP1ServerConnection() {
 Future<void> HTTP1ServerConnection::start_serving(HTTPServerConnectionDelegate& delegate) {
   if (core_->started) throw InvalidStateError("HTTP1ServerConnection: start_serving called twice");
   core_->started = true;
-  Future<void> done = core_->done;
-  Future<void> loop = core_->serve(delegate);
-  loop.add_done_callback([done](const Future<void>&) mutable {
-    if (!done.done()) done.set_result();
-  });
-  return done;
+  Future<void> serving = core_->serve(delegate);
+  core_->serving = serving;
+  return serving;
 }
 
 void HTTP1ServerConnection::close() { core_->stream->close(); }
@@ -812,7 +842,10 @@ void HTTP1ServerConnection::close_when_idle() {
   if (!core_->in_flight) core_->stream->close();
 }
 
-Future<void> HTTP1ServerConnection::closed_future() const { return core_->done; }
+Future<void> HTTP1ServerConnection::closed_future() const {
+  if (!core_->serving) throw InvalidStateError("HTTP1ServerConnection: not serving yet");
+  return *core_->serving;
+}
 
 bool HTTP1ServerConnection::idle() const noexcept { return !core_->in_flight; }
 

@@ -191,7 +191,7 @@ HTTPServer::HTTPServer(RequestCallback callback, HTTPServerConnectionDelegate* d
                        HTTPServerOptions options)
     : TCPServer(options.ssl_options, stream_options_of(options)),
       options_(std::move(options)),
-      params_(parameters_of(options_)),
+      params_(std::make_shared<const HTTP1ConnectionParameters>(parameters_of(options_))),
       callback_(std::move(callback)),
       delegate_(delegate),
       alive_(std::make_shared<bool>(true)) {
@@ -204,7 +204,7 @@ HTTPServer::HTTPServer(RequestCallback callback, HTTPServerConnectionDelegate* d
 HTTPServer::~HTTPServer() {
   *alive_ = false;
   stop();
-  for (HTTP1ServerConnection* connection : connections_) connection->close();
+  for (auto& [raw, connection] : connections_) connection->close();
 }
 
 Future<void> HTTPServer::handle_stream(std::unique_ptr<IOStream> stream, SocketAddress address) {
@@ -217,11 +217,12 @@ Future<void> HTTPServer::handle_stream(std::unique_ptr<IOStream> stream, SocketA
   auto connection = std::make_unique<HTTP1ServerConnection>(std::move(stream), params_,
                                                             std::move(context));
   HTTP1ServerConnection* raw = connection.get();
-  connections_.insert(raw);
-  std::shared_ptr<bool> alive = alive_;
-  co_await connection->start_serving(*this);
-  if (!*alive) co_return;  // the server is gone; the connection closes with this frame
-  on_close(*raw);
+  connections_.emplace(raw, std::move(connection));
+  // Not a coroutine: an idle connection then costs no coroutine frame here.
+  raw->start_serving(*this).add_done_callback([this, raw, alive = alive_](const Future<void>&) {
+    if (*alive) on_close(*raw);  // the server is gone: its map took the connection with it
+  });
+  return make_ready_future();
 }
 
 std::unique_ptr<HTTPMessageDelegate> HTTPServer::start_request(
@@ -241,8 +242,11 @@ std::unique_ptr<HTTPMessageDelegate> HTTPServer::start_request(
 }
 
 void HTTPServer::on_close(HTTP1ServerConnection& server_conn) {
-  if (connections_.erase(&server_conn) == 0) return;
+  auto it = connections_.find(&server_conn);
+  if (it == connections_.end()) return;
   if (delegate_) delegate_->on_close(server_conn);
+  std::unique_ptr<HTTP1ServerConnection> closing = std::move(it->second);
+  connections_.erase(it);
   if (connections_.empty()) {
     std::vector<Future<void>> waiters = std::move(all_closed_);
     all_closed_.clear();
@@ -260,7 +264,8 @@ Future<void> HTTPServer::wait_all_closed() {
 Future<void> HTTPServer::close_all_connections() {
   // Closing a stream completes its connection's loop on a later iteration; copy first, as
   // on_close edits the set.
-  std::vector<HTTP1ServerConnection*> open(connections_.begin(), connections_.end());
+  std::vector<HTTP1ServerConnection*> open;
+  for (auto& [raw, connection] : connections_) open.push_back(raw);
   for (HTTP1ServerConnection* connection : open) connection->close();
   return wait_all_closed();
 }
@@ -268,7 +273,8 @@ Future<void> HTTPServer::close_all_connections() {
 Future<void> HTTPServer::shutdown(std::chrono::steady_clock::duration timeout) {
   shutting_down_ = true;
   stop();
-  std::vector<HTTP1ServerConnection*> open(connections_.begin(), connections_.end());
+  std::vector<HTTP1ServerConnection*> open;
+  for (auto& [raw, connection] : connections_) open.push_back(raw);
   for (HTTP1ServerConnection* connection : open) connection->close_when_idle();
   Future<void> all_closed = wait_all_closed();
   if (!all_closed.done()) {

@@ -65,6 +65,11 @@ class HTTP1ServerConnection {
  public:
   HTTP1ServerConnection(std::unique_ptr<IOStream> stream, HTTP1ConnectionParameters params = {},
                         HTTP1ConnectionContext context = {});
+  /// As above, sharing `params` with other connections (a server's: an idle connection then
+  /// holds no copy). Throws ValueError for null `params`.
+  HTTP1ServerConnection(std::unique_ptr<IOStream> stream,
+                        std::shared_ptr<const HTTP1ConnectionParameters> params,
+                        HTTP1ConnectionContext context = {});
   /// Closes the connection.
   ~HTTP1ServerConnection();
   HTTP1ServerConnection(const HTTP1ServerConnection&) = delete;
@@ -78,7 +83,8 @@ class HTTP1ServerConnection {
   /// Closes the connection as soon as no request is in flight: now if it is waiting for one,
   /// else after the current response (which then says `Connection: close`).
   void close_when_idle();
-  /// The Future that completes once the connection is closed and its requests are done.
+  /// The Future that completes once the connection is closed and its requests are done (the
+  /// one `start_serving` gave). Throws InvalidStateError before `start_serving`.
   Future<void> closed_future() const;
 
   /// The connection is waiting for a request (no request in flight).

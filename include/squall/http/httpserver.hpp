@@ -27,7 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "squall/core/concurrent.hpp"
@@ -113,10 +113,10 @@ class HTTPServer : public TCPServer, public HTTPServerConnectionDelegate {
   Future<void> wait_all_closed();
 
   HTTPServerOptions options_;
-  HTTP1ConnectionParameters params_;
+  std::shared_ptr<const HTTP1ConnectionParameters> params_;  // shared by the connections
   RequestCallback callback_;
   HTTPServerConnectionDelegate* delegate_;  // null with a callback
-  std::unordered_set<HTTP1ServerConnection*> connections_;
+  std::unordered_map<HTTP1ServerConnection*, std::unique_ptr<HTTP1ServerConnection>> connections_;
   std::vector<Future<void>> all_closed_;  // waiting for connections_ to empty
   std::shared_ptr<bool> alive_;           // false once destroyed, for callbacks that outlive it
   bool shutting_down_ = false;
