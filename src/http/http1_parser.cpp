@@ -228,6 +228,7 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
   search_from = search_from >= 3 ? search_from - 3 : 0;  // "\r\n\r\n" may straddle reads
   // The blank line: each LF found (one memchr per line) is checked for CR LF CR before it.
   std::size_t end = std::string_view::npos;
+  std::size_t first_line_end = std::string_view::npos;  // the request line's LF, if seen now
   for (std::size_t from = search_from; from < data.size();) {
     const void* found = std::memchr(data.data() + from, '\n', data.size() - from);
     if (found == nullptr) break;
@@ -236,13 +237,7 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
       fail(error, 400, "bare LF line ending");  // refused at once, not left to time out
       return Status::kError;
     }
-    if (!line_checked_ && at > start) {
-      // The request line is complete: a malformed one is refused now, before the headers.
-      line_checked_ = true;
-      if (!parse_request_line(data.substr(start, at - 1 - start), head, error)) {
-        return Status::kError;
-      }
-    }
+    if (first_line_end == std::string_view::npos && at > start) first_line_end = at;
     if (at >= search_from + 3 && data[at - 1] == '\r' && data[at - 2] == '\n' &&
         data[at - 3] == '\r') {
       end = at - 3;
@@ -251,6 +246,14 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
     from = at + 1;
   }
   if (end == std::string_view::npos) {
+    if (!line_checked_ && first_line_end != std::string_view::npos) {
+      // The request line is complete but the head is not: a malformed line is refused now,
+      // without waiting for headers that may never come.
+      line_checked_ = true;
+      if (!parse_request_line(data.substr(start, first_line_end - 1 - start), head, error)) {
+        return Status::kError;
+      }
+    }
     if (data.size() - start > max_header_size_) {
       fail(error, 431, "request header section too large");
       return Status::kError;

@@ -1,5 +1,6 @@
 #include "squall/http/httputil.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -60,9 +61,11 @@ std::string quote_for_message(std::string_view s) {
 
 template <class ErrorType>
 void check_name(std::string_view name, std::string_view context) {
-  bool valid = !name.empty();
-  for (const char ch : name) valid &= is_tchar(static_cast<unsigned char>(ch));
-  if (valid) return;  // the common case: one branch-free pass
+  if (!name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+        return is_tchar(static_cast<unsigned char>(ch));
+      })) {
+    return;  // the common case: one pass
+  }
   if (name.empty()) throw ErrorType("Invalid header " + std::string(context) + ": empty name");
   for (const char ch : name) {
     const auto c = static_cast<unsigned char>(ch);
@@ -78,9 +81,11 @@ void check_name(std::string_view name, std::string_view context) {
 
 template <class ErrorType>
 void check_value(std::string_view value, std::string_view context) {
-  bool valid = true;
-  for (const char ch : value) valid &= !is_forbidden_in_value(static_cast<unsigned char>(ch));
-  if (valid) return;
+  if (std::none_of(value.begin(), value.end(), [](char ch) {
+        return is_forbidden_in_value(static_cast<unsigned char>(ch));
+      })) {
+    return;
+  }
   for (const char ch : value) {
     const auto c = static_cast<unsigned char>(ch);
     if (!is_forbidden_in_value(c)) continue;
@@ -111,16 +116,16 @@ HTTPHeaders::const_iterator::const_iterator(const HTTPHeaders* headers, std::siz
 
 void HTTPHeaders::const_iterator::skip_erased() {
   const auto& fields = headers_->fields_;
-  while (field_ < fields.size() && fields[field_].values.empty()) ++field_;
+  while (field_ < fields.size() && fields[field_].count == 0) ++field_;
 }
 
 HTTPHeaders::const_iterator::value_type HTTPHeaders::const_iterator::operator*() const {
   const auto& field = headers_->fields_[field_];
-  return {field.name, field.values[value_]};
+  return {field.name, field.value(value_)};
 }
 
 HTTPHeaders::const_iterator& HTTPHeaders::const_iterator::operator++() {
-  if (++value_ >= headers_->fields_[field_].values.size()) {
+  if (++value_ >= headers_->fields_[field_].count) {
     value_ = 0;
     ++field_;
     skip_erased();
@@ -159,14 +164,14 @@ void HTTPHeaders::parse_line(std::string_view line) {
   const auto value = strip(line.substr(colon + 1), kHttpWhitespace);
   check_name<HTTPInputError>(name, "line");
   check_value<HTTPInputError>(value, "line");
-  field_for(name).values.emplace_back(value);
+  field_for(name).add(value);
   ++pairs_;
 }
 
 std::size_t HTTPHeaders::find(std::string_view name) const {
   if (index_.empty()) {
     for (std::size_t i = 0; i < fields_.size(); ++i) {
-      if (!fields_[i].values.empty() && iequals(fields_[i].name, name)) return i;
+      if (fields_[i].count != 0 && iequals(fields_[i].name, name)) return i;
     }
     return kNotFound;
   }
@@ -186,14 +191,14 @@ HTTPHeaders::Field& HTTPHeaders::field_for(std::string_view name) {
   const std::size_t found = find(name);
   if (found != kNotFound) return fields_[found];
   if (fields_.empty()) fields_.reserve(8);
-  fields_.push_back(Field{httputil::normalize_header(name), {}});
+  fields_.push_back(Field{httputil::normalize_header(name), {}, {}, 0});
   // Few names: a linear scan is fastest. Many (a hostile request): a hash index keeps each
   // lookup O(1), so parsing stays linear.
   if (!index_.empty()) {
     index_field(fields_.size() - 1);
   } else if (fields_.size() > kLinearLimit) {
     for (std::size_t i = 0; i < fields_.size(); ++i) {
-      if (!fields_[i].values.empty() || i + 1 == fields_.size()) index_field(i);
+      if (fields_[i].count != 0 || i + 1 == fields_.size()) index_field(i);
     }
   }
   return fields_.back();
@@ -201,14 +206,14 @@ HTTPHeaders::Field& HTTPHeaders::field_for(std::string_view name) {
 
 void detail::HTTPHeadersAccess::add_validated(HTTPHeaders& headers, std::string_view name,
                                               std::string_view value) {
-  headers.field_for(name).values.emplace_back(value);
+  headers.field_for(name).add(value);
   ++headers.pairs_;
 }
 
 void HTTPHeaders::add(std::string_view name, std::string_view value) {
   check_name<HTTPOutputError>(name, "name");
   check_value<HTTPOutputError>(value, "value");
-  field_for(name).values.emplace_back(value);
+  field_for(name).add(value);
   ++pairs_;
 }
 
@@ -216,23 +221,26 @@ void HTTPHeaders::set(std::string_view name, std::string_view value) {
   check_name<HTTPOutputError>(name, "name");
   check_value<HTTPOutputError>(value, "value");
   auto& field = field_for(name);
-  pairs_ -= field.values.size();
-  field.values.assign(1, std::string(value));
+  pairs_ -= field.count;
+  field.first.assign(value);
+  field.more.clear();
+  field.count = 1;
   ++pairs_;
 }
 
 std::optional<std::string> HTTPHeaders::get(std::string_view name) const {
   const std::size_t slot = find(name);
   if (slot == kNotFound) return std::nullopt;
-  const auto& values = fields_[slot].values;
-  if (values.size() == 1) return values.front();
-  std::size_t total = values.size() - 1;
-  for (const auto& v : values) total += v.size();
+  const Field& field = fields_[slot];
+  if (field.count == 1) return field.first;
+  std::size_t total = field.first.size() + field.more.size();
+  for (const auto& v : field.more) total += v.size();
   std::string joined;
   joined.reserve(total);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) joined += ',';
-    joined += values[i];
+  joined += field.first;
+  for (const auto& v : field.more) {
+    joined += ',';
+    joined += v;
   }
   return joined;
 }
@@ -242,10 +250,15 @@ std::string HTTPHeaders::get(std::string_view name, std::string_view default_val
   return value ? std::move(*value) : std::string(default_value);
 }
 
-const std::vector<std::string>& HTTPHeaders::get_list(std::string_view name) const {
-  static const std::vector<std::string> kNone;
+std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
   const std::size_t slot = find(name);
-  return slot == kNotFound ? kNone : fields_[slot].values;
+  if (slot == kNotFound) return {};
+  const Field& field = fields_[slot];
+  std::vector<std::string> values;
+  values.reserve(field.count);
+  values.push_back(field.first);
+  values.insert(values.end(), field.more.begin(), field.more.end());
+  return values;
 }
 
 bool HTTPHeaders::contains(std::string_view name) const { return find(name) != kNotFound; }
@@ -254,9 +267,10 @@ bool HTTPHeaders::erase(std::string_view name) {
   const std::size_t slot = find(name);
   if (slot == kNotFound) return false;
   auto& field = fields_[slot];
-  pairs_ -= field.values.size();
-  field.values.clear();
-  field.values.shrink_to_fit();
+  pairs_ -= field.count;
+  field.count = 0;
+  std::string().swap(field.first);
+  std::vector<std::string>().swap(field.more);
   if (!index_.empty()) {
     std::string key(field.name);
     for (char& c : key) c = ascii_lower(c);
@@ -272,7 +286,7 @@ void HTTPHeaders::compact() {
   std::vector<Field> live;
   live.reserve(fields_.size() - erased_);
   for (auto& field : fields_) {
-    if (!field.values.empty()) live.push_back(std::move(field));
+    if (field.count != 0) live.push_back(std::move(field));
   }
   fields_ = std::move(live);
   erased_ = 0;

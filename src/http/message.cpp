@@ -56,8 +56,8 @@ HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std:
   }
   if (authority) {
     host = std::move(*authority);
-  } else if (const auto& values = headers.get_list("Host"); !values.empty()) {
-    host = values.front();
+  } else if (auto value = headers.get("Host")) {
+    host = std::move(*value);
   }
   if (host.empty()) host = "127.0.0.1";
   host_name = httputil::split_host_and_port(lower(host)).first;

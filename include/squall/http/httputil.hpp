@@ -111,7 +111,7 @@ class HTTPHeaders {
   std::string get(std::string_view name, std::string_view default_value) const;
 
   /// The values of `name` in the order they were added; empty if absent.
-  const std::vector<std::string>& get_list(std::string_view name) const;
+  std::vector<std::string> get_list(std::string_view name) const;
 
   /// Whether `name` has a value.
   bool contains(std::string_view name) const;
@@ -132,7 +132,19 @@ class HTTPHeaders {
 
   struct Field {
     std::string name;                 // Http-Header-Case
-    std::vector<std::string> values;  // empty once erased
+    std::string first;              // the first value
+    std::vector<std::string> more;  // the values after it (most names have one: no allocation)
+    std::size_t count = 0;          // values held; 0 once erased
+
+    const std::string& value(std::size_t i) const { return i == 0 ? first : more[i - 1]; }
+    void add(std::string_view v) {
+      if (count == 0) {
+        first.assign(v);
+      } else {
+        more.emplace_back(v);
+      }
+      ++count;
+    }
   };
 
   static constexpr std::size_t kNotFound = static_cast<std::size_t>(-1);
