@@ -283,7 +283,7 @@ bool HTTPHeaders::erase(std::string_view name) {
 }
 
 void HTTPHeaders::compact() {
-  std::vector<Field> live;
+  std::vector<Field, detail::SmallAllocator<Field>> live;
   live.reserve(fields_.size() - erased_);
   for (auto& field : fields_) {
     if (field.count != 0) live.push_back(std::move(field));
@@ -307,16 +307,21 @@ void HTTPHeaders::clear() noexcept {
 namespace httputil {
 
 std::string normalize_header(std::string_view name) {
+  // Two tables: the character as the first of a word (upper case) and as any other (lower).
+  static constexpr auto kCase = [] {
+    std::array<std::array<char, 256>, 2> table{};
+    for (int c = 0; c < 256; ++c) {
+      const char ch = static_cast<char>(c);
+      table[0][c] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch;
+      table[1][c] = ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch;
+    }
+    return table;
+  }();
   std::string out(name);
-  char previous = '-';
-  for (auto& c : out) {
-    // Upper case after '-' (and first), lower case elsewhere: flip bit 0x20 of letters that
-    // are in the wrong case.
-    const bool upper = previous == '-';
-    const bool is_lower = c >= 'a' && c <= 'z';
-    const bool is_upper = c >= 'A' && c <= 'Z';
-    if (upper ? is_lower : is_upper) c = static_cast<char>(c ^ 0x20);
-    previous = c;
+  bool word_start = true;
+  for (char& c : out) {
+    c = kCase[word_start][static_cast<unsigned char>(c)];
+    word_start = c == '-';
   }
   return out;
 }

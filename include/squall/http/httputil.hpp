@@ -19,13 +19,14 @@
 #include <utility>
 #include <vector>
 
+#include "squall/core/detail/small_alloc.hpp"
 #include "squall/util/error.hpp"
 
 namespace squall {
 
 namespace detail {
 struct HTTPHeadersAccess;
-}
+}  // namespace detail
 
 /// Malformed HTTP from a remote peer: a bad header line, start line or body framing (Tornado's
 /// `HTTPInputError`). A server answers it with 400 and closes the connection.
@@ -156,7 +157,8 @@ class HTTPHeaders {
   void index_field(std::size_t slot);
   void compact();
 
-  std::vector<Field> fields_;
+  // From the per-thread small-block cache: a request's or response's headers come and go fast.
+  std::vector<Field, detail::SmallAllocator<Field>> fields_;
   std::unordered_map<std::string, std::size_t> index_;  // empty while names are few
   std::size_t pairs_ = 0;
   std::size_t erased_ = 0;
