@@ -27,7 +27,7 @@ constexpr std::size_t kFairShareChunks = 4;  // chunks read per event before oth
 // grows the buffer to read_chunk_size. Small buffers are recycled through a per-thread pool, as
 // request/response traffic would otherwise allocate and free one per message.
 constexpr std::size_t kPooledBufferSize = 4096;
-constexpr std::size_t kMaxPooledBuffers = 64;  // 256 KiB per thread at most
+constexpr std::size_t kMaxPooledBuffers = 512;  // 2 MiB per thread at most
 
 std::vector<std::unique_ptr<char[]>>& buffer_pool() {
   thread_local std::vector<std::unique_ptr<char[]>> pool;
