@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> std::string {
-      if (auto eq = arg.find('='); eq != std::string_view::npos) return std::string(arg.substr(eq + 1));
+      if (auto eq = arg.find('='); eq != std::string_view::npos)
+        return std::string(arg.substr(eq + 1));
       if (i + 1 >= argc) usage(argv[0], 2);
       return argv[++i];
     };

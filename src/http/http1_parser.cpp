@@ -155,7 +155,8 @@ bool apply_headers(RequestHead& head, ParseError& error) {
   }
   // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host (HTTP/1.0 may have none).
   if (hosts > 1) return fail(error, 400, "more than one Host header");
-  if (hosts == 0 && head.version_minor >= 1) return fail(error, 400, "HTTP/1.1 request without Host");
+  if (hosts == 0 && head.version_minor >= 1)
+    return fail(error, 400, "HTTP/1.1 request without Host");
   if (has_transfer_encoding) {
     if (has_length) return fail(error, 400, "both Content-Length and Transfer-Encoding");
     if (codings == 0 || !chunked || chunked_not_last) {

@@ -77,7 +77,7 @@ class RequestParser {
 
  private:
   std::size_t max_header_size_;
-  std::size_t scanned_ = 0;     // bytes of `data` known to hold no end of head
+  std::size_t scanned_ = 0;    // bytes of `data` known to hold no end of head
   bool line_checked_ = false;  // the request line was complete, and valid, at an earlier call
 };
 

@@ -11,9 +11,9 @@
 #include <string_view>
 
 #include "http/http1_parser.hpp"
+#include "spdlog/spdlog.h"
 #include "squall/core/detail/small_alloc.hpp"
 #include "squall/util/log.hpp"
-#include "spdlog/spdlog.h"
 
 namespace squall {
 namespace {
@@ -300,7 +300,8 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
                                       const HTTPHeaders& headers, std::string_view chunk) {
   if (headers_written_) throw HTTPOutputError("write_headers called twice");
   const int code = start_line.code;
-  if (code < 100 || code > 999) throw HTTPOutputError("invalid status code " + std::to_string(code));
+  if (code < 100 || code > 999)
+    throw HTTPOutputError("invalid status code " + std::to_string(code));
   if (has_forbidden_char(start_line.reason)) {
     throw HTTPOutputError("CR, LF or NUL in the reason phrase");
   }
@@ -325,27 +326,33 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   bool has_date = false;
   bool response_close = false;
   std::uint64_t content_length = 0;
+  // HTTPHeaders refuses unsafe names and values as they are added (HTTPOutputError), so they
+  // are written as they are; only the ones that shape the framing are looked at.
   for (auto [name, value] : headers) {
-    const char* problem = nullptr;
-    if (name.empty() || !std::all_of(name.begin(), name.end(), http1::is_token_char)) {
-      problem = "invalid header name";
-    } else if (has_forbidden_char(value)) {
-      problem = "CR, LF or NUL in the value of header";
-    } else if (name.size() == 14 && iequals(name, "Content-Length")) {
-      if (!http1::parse_content_length(value, content_length)) problem = "invalid Content-Length";
-      has_length = true;
-    } else if (name.size() == 17 && iequals(name, "Transfer-Encoding")) {
-      has_transfer_encoding = true;
-    } else if (name.size() == 4 && iequals(name, "Date")) {
-      has_date = true;
-    } else if (name.size() == 10 && iequals(name, "Connection")) {
-      response_close = response_close || lists_token(value, "close");
-    }
-    if (problem) {
-      out.resize(rollback);
-      std::string message(problem);
-      message.append(" '").append(name).append("'");
-      throw HTTPOutputError(message);
+    switch (name.size()) {
+      case 4:
+        has_date = has_date || iequals(name, "Date");
+        break;
+      case 10:
+        if (iequals(name, "Connection"))
+          response_close = response_close || lists_token(value, "close");
+        break;
+      case 14:
+        if (iequals(name, "Content-Length")) {
+          if (!http1::parse_content_length(value, content_length)) {
+            out.resize(rollback);
+            std::string message("invalid Content-Length '");
+            message.append(value).append("'");
+            throw HTTPOutputError(message);
+          }
+          has_length = true;
+        }
+        break;
+      case 17:
+        has_transfer_encoding = has_transfer_encoding || iequals(name, "Transfer-Encoding");
+        break;
+      default:
+        break;
     }
     out.append(name).append(": "sv).append(value).append("\r\n"sv);
   }
@@ -509,8 +516,7 @@ void HTTP1ServerConnection::Core::on_timer() {
     });
     return;
   }
-  log::gen_log().debug("Closing connection from {}: {} timeout", context.remote_ip,
-                       deadline_what);
+  log::gen_log().debug("Closing connection from {}: {} timeout", context.remote_ip, deadline_what);
   stream->close(std::make_exception_ptr(TimeoutError(std::string(deadline_what) + " timeout")));
 }
 
@@ -615,9 +621,9 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   const std::uint64_t content_length = head.content_length;
   const bool expect_continue = head.expect_continue;
   const bool is_head = head.method == "HEAD";
-  current = std::allocate_shared<RequestConnection>(
-      detail::SmallAllocator<RequestConnection>(), shared_from_this(), head.version_minor == 0,
-      is_head, head.keep_alive);
+  current = std::allocate_shared<RequestConnection>(detail::SmallAllocator<RequestConnection>(),
+                                                    shared_from_this(), head.version_minor == 0,
+                                                    is_head, head.keep_alive);
   stream->consume(head.size);
   head.headers.clear();
   in_flight = true;
@@ -835,7 +841,9 @@ Future<void> HTTP1ServerConnection::start_serving(HTTPServerConnectionDelegate& 
   return serving;
 }
 
-void HTTP1ServerConnection::close() { core_->stream->close(); }
+void HTTP1ServerConnection::close() {
+  core_->stream->close();
+}
 
 void HTTP1ServerConnection::close_when_idle() {
   core_->close_requested = true;
@@ -847,7 +855,9 @@ Future<void> HTTP1ServerConnection::closed_future() const {
   return *core_->serving;
 }
 
-bool HTTP1ServerConnection::idle() const noexcept { return !core_->in_flight; }
+bool HTTP1ServerConnection::idle() const noexcept {
+  return !core_->in_flight;
+}
 
 const HTTP1ConnectionContext& HTTP1ServerConnection::context() const noexcept {
   return core_->context;
@@ -857,8 +867,12 @@ const HTTP1ConnectionParameters& HTTP1ServerConnection::params() const noexcept 
   return core_->params;
 }
 
-HTTP1ConnectionContext& HTTP1ServerConnection::context() noexcept { return core_->context; }
+HTTP1ConnectionContext& HTTP1ServerConnection::context() noexcept {
+  return core_->context;
+}
 
-IOStream& HTTP1ServerConnection::stream() noexcept { return *core_->stream; }
+IOStream& HTTP1ServerConnection::stream() noexcept {
+  return *core_->stream;
+}
 
 }  // namespace squall

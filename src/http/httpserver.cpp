@@ -2,10 +2,10 @@
 
 #include "squall/http/httpserver.hpp"
 
+#include "spdlog/spdlog.h"
 #include "squall/core/detail/small_alloc.hpp"
 #include "squall/net/netutil.hpp"
 #include "squall/util/log.hpp"
-#include "spdlog/spdlog.h"
 
 namespace squall {
 namespace {
@@ -40,9 +40,9 @@ class CallbackAdapter final : public HTTPMessageDelegate, public detail::SmallAl
 
   std::optional<Future<void>> headers_received(const RequestStartLine& start_line,
                                                HTTPHeaders& headers) override {
-    request_ = std::allocate_shared<HTTPServerRequest>(
-        detail::SmallAllocator<HTTPServerRequest>(), start_line.method, start_line.path,
-        start_line.version, std::move(headers));
+    request_ = std::allocate_shared<HTTPServerRequest>(detail::SmallAllocator<HTTPServerRequest>(),
+                                                       start_line.method, start_line.path,
+                                                       start_line.version, std::move(headers));
     const HTTP1ConnectionContext& context = server_conn_.context();
     request_->remote_ip = context.remote_ip;
     request_->protocol = context.protocol;
@@ -210,12 +210,12 @@ HTTPServer::~HTTPServer() {
 Future<void> HTTPServer::handle_stream(std::unique_ptr<IOStream> stream, SocketAddress address) {
   HTTP1ConnectionContext context;
   if (address.family() == AF_INET || address.family() == AF_INET6) context.remote_ip = address.ip();
-  context.protocol = !options_.protocol.empty()       ? options_.protocol
+  context.protocol = !options_.protocol.empty()         ? options_.protocol
                      : options_.ssl_options.has_value() ? "https"
                                                         : "http";
   stream->set_nodelay(true);
-  auto connection = std::make_unique<HTTP1ServerConnection>(std::move(stream), params_,
-                                                            std::move(context));
+  auto connection =
+      std::make_unique<HTTP1ServerConnection>(std::move(stream), params_, std::move(context));
   HTTP1ServerConnection* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
   // Not a coroutine: an idle connection then costs no coroutine frame here.
@@ -286,9 +286,8 @@ Future<void> HTTPServer::shutdown(std::chrono::steady_clock::duration timeout) {
       }
       static_cast<void>(close_all_connections());  // shutdown's own Future reports the end
     });
-    all_closed.add_done_callback([&loop, timer](const Future<void>&) {
-      loop.remove_timeout(timer);
-    });
+    all_closed.add_done_callback(
+        [&loop, timer](const Future<void>&) { loop.remove_timeout(timer); });
   }
   return all_closed;
 }

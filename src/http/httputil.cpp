@@ -13,7 +13,9 @@ namespace {
 constexpr std::string_view kHttpWhitespace = " \t";
 constexpr char kHexDigits[] = "0123456789ABCDEF";
 
-bool is_tchar(unsigned char c) { return http1::is_token_char(static_cast<char>(c)); }
+bool is_tchar(unsigned char c) {
+  return http1::is_token_char(static_cast<char>(c));
+}
 
 bool is_forbidden_in_value(unsigned char c) {
   return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -72,18 +74,17 @@ void check_name(std::string_view name, std::string_view context) {
     if (is_tchar(c)) continue;
     if (c == ' ' || c == '\t') {
       throw ErrorType("Invalid header " + std::string(context) +
-                           ": white space in or after the name " + quote_for_message(name));
+                      ": white space in or after the name " + quote_for_message(name));
     }
     throw ErrorType("Invalid header " + std::string(context) + ": bad character in name " +
-                         quote_for_message(name));
+                    quote_for_message(name));
   }
 }
 
 template <class ErrorType>
 void check_value(std::string_view value, std::string_view context) {
-  if (std::none_of(value.begin(), value.end(), [](char ch) {
-        return is_forbidden_in_value(static_cast<unsigned char>(ch));
-      })) {
+  if (std::none_of(value.begin(), value.end(),
+                   [](char ch) { return is_forbidden_in_value(static_cast<unsigned char>(ch)); })) {
     return;
   }
   for (const char ch : value) {
@@ -94,7 +95,7 @@ void check_value(std::string_view value, std::string_view context) {
                        : c == '\n' ? "LF in value "
                                    : "control character in value ";
     throw ErrorType("Invalid header " + std::string(context) + ": " + what +
-                         quote_for_message(value));
+                    quote_for_message(value));
   }
 }
 
@@ -261,7 +262,9 @@ std::vector<std::string> HTTPHeaders::get_list(std::string_view name) const {
   return values;
 }
 
-bool HTTPHeaders::contains(std::string_view name) const { return find(name) != kNotFound; }
+bool HTTPHeaders::contains(std::string_view name) const {
+  return find(name) != kNotFound;
+}
 
 bool HTTPHeaders::erase(std::string_view name) {
   const std::size_t slot = find(name);

@@ -2,11 +2,14 @@
 
 #include "squall/http/message.hpp"
 
+#include <algorithm>
 
 namespace squall {
 namespace {
 
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
 
 bool starts_with_scheme(std::string_view uri, std::string_view scheme) {
   if (uri.size() < scheme.size()) return false;
@@ -14,12 +17,6 @@ bool starts_with_scheme(std::string_view uri, std::string_view scheme) {
     if (ascii_lower(uri[i]) != scheme[i]) return false;
   }
   return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
 }
 
 }  // namespace
@@ -60,7 +57,18 @@ HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std:
     host = std::move(*value);
   }
   if (host.empty()) host = "127.0.0.1";
-  host_name = httputil::split_host_and_port(lower(host)).first;
+  // The host without its port, lower-cased (httputil::split_host_and_port's rule: a port is
+  // the digits after the last colon), without the copies that function makes.
+  std::string_view name = host;
+  if (std::size_t colon = name.rfind(':');
+      colon != std::string_view::npos && colon > 0 && colon + 1 < name.size()) {
+    std::string_view digits = name.substr(colon + 1);
+    if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      name = name.substr(0, colon);
+    }
+  }
+  host_name.assign(name);
+  for (char& c : host_name) c = ascii_lower(c);
 }
 
 const std::map<std::string, std::string>& HTTPServerRequest::cookies() const {

@@ -305,8 +305,8 @@ bool IOStream::read_to_buffer() {
       return false;
     }
     // Start small; the buffer doubles (up to read_chunk_size at a time) while reads fill it.
-    std::span<char> tail = read_buffer_.reserve(std::min(
-        options_.read_chunk_size, std::max(kPooledBufferSize, read_buffer_.capacity())));
+    std::span<char> tail = read_buffer_.reserve(
+        std::min(options_.read_chunk_size, std::max(kPooledBufferSize, read_buffer_.capacity())));
     std::size_t ask = std::min(tail.size(), options_.read_chunk_size);
     ssize_t n = read_from_fd(tail.first(ask));
     if (n > 0) {

@@ -55,7 +55,7 @@ struct HTTP1ConnectionParameters {
 
 /// Where a connection comes from, for the requests it makes.
 struct HTTP1ConnectionContext {
-  std::string remote_ip;      // empty for a Unix socket
+  std::string remote_ip;          // empty for a Unix socket
   std::string protocol = "http";  // "https" on a TLS stream
 };
 

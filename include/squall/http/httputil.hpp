@@ -132,7 +132,7 @@ class HTTPHeaders {
   friend struct detail::HTTPHeadersAccess;  // the HTTP/1.1 codec adds fields it has validated
 
   struct Field {
-    std::string name;                 // Http-Header-Case
+    std::string name;               // Http-Header-Case
     std::string first;              // the first value
     std::vector<std::string> more;  // the values after it (most names have one: no allocation)
     std::size_t count = 0;          // values held; 0 once erased
