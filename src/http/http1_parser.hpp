@@ -15,13 +15,23 @@
 #include <string_view>
 #include <vector>
 
+#include "squall/http/httputil.hpp"
+
 namespace squall {
-class HTTPHeaders;
 namespace detail {
 /// Lets the codec add header fields that its parser has validated already, without checking
 /// them a second time.
 struct HTTPHeadersAccess {
   static void add_validated(HTTPHeaders& headers, std::string_view name, std::string_view value);
+  /// Calls `fn(name, value)` for each field in iteration order, without the iterator's steps.
+  template <class Fn>
+  static void for_each_field(const HTTPHeaders& headers, Fn&& fn) {
+    for (const auto& field : headers.fields_) {
+      if (field.count == 0) continue;
+      fn(std::string_view(field.name), std::string_view(field.first));
+      for (const std::string& value : field.more) fn(std::string_view(field.name), value);
+    }
+  }
 };
 }  // namespace detail
 }  // namespace squall

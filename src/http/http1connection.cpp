@@ -305,8 +305,8 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   if (has_forbidden_char(start_line.reason)) {
     throw HTTPOutputError("CR, LF or NUL in the reason phrase");
   }
-  // One pass over the headers checks them, notes those that matter here, and writes them; an
-  // invalid one takes back everything this call wrote.
+  // One pass over the headers writes them and notes those that shape the framing; an invalid
+  // Content-Length takes back everything this call wrote.
   std::string scratch;
   std::string& out = detached_ ? scratch : core_->out;
   const std::size_t rollback = out.size();
@@ -327,34 +327,35 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   bool response_close = false;
   std::uint64_t content_length = 0;
   // HTTPHeaders refuses unsafe names and values as they are added (HTTPOutputError), so they
-  // are written as they are; only the ones that shape the framing are looked at.
-  for (auto [name, value] : headers) {
-    switch (name.size()) {
-      case 4:
-        has_date = has_date || iequals(name, "Date");
-        break;
-      case 10:
-        if (iequals(name, "Connection"))
-          response_close = response_close || lists_token(value, "close");
-        break;
-      case 14:
-        if (iequals(name, "Content-Length")) {
-          if (!http1::parse_content_length(value, content_length)) {
-            out.resize(rollback);
-            std::string message("invalid Content-Length '");
-            message.append(value).append("'");
-            throw HTTPOutputError(message);
-          }
-          has_length = true;
+  // are written as they are.
+  bool bad_length = false;
+  detail::HTTPHeadersAccess::for_each_field(
+      headers, [&](std::string_view name, std::string_view value) {
+        switch (name.size()) {
+          case 4:
+            has_date = has_date || iequals(name, "Date");
+            break;
+          case 10:
+            if (iequals(name, "Connection"))
+              response_close = response_close || lists_token(value, "close");
+            break;
+          case 14:
+            if (iequals(name, "Content-Length")) {
+              bad_length = bad_length || !http1::parse_content_length(value, content_length);
+              has_length = true;
+            }
+            break;
+          case 17:
+            has_transfer_encoding = has_transfer_encoding || iequals(name, "Transfer-Encoding");
+            break;
+          default:
+            break;
         }
-        break;
-      case 17:
-        has_transfer_encoding = has_transfer_encoding || iequals(name, "Transfer-Encoding");
-        break;
-      default:
-        break;
-    }
-    out.append(name).append(": "sv).append(value).append("\r\n"sv);
+        out.append(name).append(": "sv).append(value).append("\r\n"sv);
+      });
+  if (bad_length) {
+    out.resize(rollback);
+    throw HTTPOutputError("invalid Content-Length in the response headers");
   }
   headers_written_ = true;
   if (detached_) return;  // the exchange is over: nothing goes out
@@ -494,7 +495,13 @@ void HTTP1ServerConnection::Core::set_deadline(std::optional<Clock::duration> ti
     deadline_what = nullptr;
     return;
   }
-  deadline = loop->time() + *timeout;
+  // The coarse clock (a few milliseconds' resolution, a fraction of the precise clock's cost):
+  // on_timer checks with the precise one before it closes anything.
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  deadline =
+      Clock::time_point(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec)) +
+      *timeout;
   deadline_what = what;
   if (timer_armed && timer_at <= deadline) return;  // fires early, then re-arms
   if (timer_armed) loop->remove_timeout(timer);

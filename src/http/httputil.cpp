@@ -320,9 +320,17 @@ std::string normalize_header(std::string_view name) {
     }
     return table;
   }();
-  std::string out(name);
+  // Most names arrive in this case already (literals in code): check before copying.
   bool word_start = true;
-  for (char& c : out) {
+  std::size_t i = 0;
+  for (; i < name.size(); ++i) {
+    const char c = name[i];
+    if (kCase[word_start][static_cast<unsigned char>(c)] != c) break;
+    word_start = c == '-';
+  }
+  std::string out(name);
+  for (; i < out.size(); ++i) {
+    char& c = out[i];
     c = kCase[word_start][static_cast<unsigned char>(c)];
     word_start = c == '-';
   }
