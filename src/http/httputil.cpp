@@ -165,7 +165,7 @@ void HTTPHeaders::parse_line(std::string_view line) {
   const auto value = strip(line.substr(colon + 1), kHttpWhitespace);
   check_name<HTTPInputError>(name, "line");
   check_value<HTTPInputError>(value, "line");
-  field_for(name).add(value);
+  append_value(name, value);
   ++pairs_;
 }
 
@@ -188,44 +188,52 @@ void HTTPHeaders::index_field(std::size_t slot) {
   index_[std::move(key)] = slot;
 }
 
-HTTPHeaders::Field& HTTPHeaders::field_for(std::string_view name) {
+void HTTPHeaders::append_value(std::string_view name, std::string_view value) {
   const std::size_t found = find(name);
-  if (found != kNotFound) return fields_[found];
+  if (found != kNotFound) {
+    fields_[found].add(value);
+    return;
+  }
   if (fields_.empty()) fields_.reserve(8);
-  fields_.push_back(Field{httputil::normalize_header(name), {}, {}, 0});
+  // A new name: its first value is built in place (cheaper than assigning it afterwards).
+  fields_.push_back(Field{httputil::normalize_header(name), std::string(value), {}, 1});
   // Few names: a linear scan is fastest. Many (a hostile request): a hash index keeps each
   // lookup O(1), so parsing stays linear.
   if (!index_.empty()) {
     index_field(fields_.size() - 1);
   } else if (fields_.size() > kLinearLimit) {
     for (std::size_t i = 0; i < fields_.size(); ++i) {
-      if (fields_[i].count != 0 || i + 1 == fields_.size()) index_field(i);
+      if (fields_[i].count != 0) index_field(i);
     }
   }
-  return fields_.back();
 }
 
 void detail::HTTPHeadersAccess::add_validated(HTTPHeaders& headers, std::string_view name,
                                               std::string_view value) {
-  headers.field_for(name).add(value);
+  headers.append_value(name, value);
   ++headers.pairs_;
 }
 
 void HTTPHeaders::add(std::string_view name, std::string_view value) {
   check_name<HTTPOutputError>(name, "name");
   check_value<HTTPOutputError>(value, "value");
-  field_for(name).add(value);
+  append_value(name, value);
   ++pairs_;
 }
 
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
   check_name<HTTPOutputError>(name, "name");
   check_value<HTTPOutputError>(value, "value");
-  auto& field = field_for(name);
-  pairs_ -= field.count;
-  field.first.assign(value);
-  field.more.clear();
-  field.count = 1;
+  const std::size_t found = find(name);
+  if (found == kNotFound) {
+    append_value(name, value);
+  } else {
+    Field& field = fields_[found];
+    pairs_ -= field.count;
+    field.first.assign(value);
+    field.more.clear();
+    field.count = 1;
+  }
   ++pairs_;
 }
 

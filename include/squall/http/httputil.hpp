@@ -153,7 +153,8 @@ class HTTPHeaders {
   static constexpr std::size_t kLinearLimit = 12;
 
   std::size_t find(std::string_view name) const;
-  Field& field_for(std::string_view name);
+  /// Adds `value` to the field `name` (made if new), unchecked.
+  void append_value(std::string_view name, std::string_view value);
   void index_field(std::size_t slot);
   void compact();
 
