@@ -38,7 +38,9 @@ namespace squall {
 class IOLoop;
 
 /// One request's settings (Tornado's `HTTPRequest`). Unset optional fields take the client's
-/// defaults (`AsyncHTTPClient::Defaults`).
+/// defaults (`AsyncHTTPClient::Defaults`); the defaults' headers are added under the names the
+/// request does not set, and a flag (`allow_nonstandard_methods`, `expect_100_continue`) set in
+/// either applies.
 struct HTTPRequest {
   using duration = std::chrono::steady_clock::duration;
   /// Writes a piece of a streamed request body; the Future completes once it may write more.
@@ -57,22 +59,29 @@ struct HTTPRequest {
   /// Streams the body instead (sent chunked unless the headers give a Content-Length): called
   /// once with a writer; the body ends when the returned Future completes.
   std::function<Future<void>(BodyWriter write)> body_producer;
-  /// Basic authentication (the only mode, as Tornado's simple client).
+  /// Basic authentication (the only mode, as Tornado's simple client). Without it, the URL's
+  /// userinfo (`http://user:password@host/`, percent-decoded) is used, as Tornado does.
   std::optional<std::string> auth_username;
   std::optional<std::string> auth_password;
-  std::optional<duration> connect_timeout;  // default 20 s
-  std::optional<duration> request_timeout;  // default 20 s: the whole fetch, queueing included
+  /// Default 20 s: the TCP connection and the TLS handshake. Zero: none.
+  std::optional<duration> connect_timeout;
+  /// Default 20 s: the whole fetch, the wait in the queue and the redirects included (the wait
+  /// in the queue is bounded by connect_timeout too, as in Tornado). Zero: none.
+  std::optional<duration> request_timeout;
   /// Sends If-Modified-Since.
   std::optional<std::chrono::system_clock::time_point> if_modified_since;
   std::optional<bool> follow_redirects;  // default true
   std::optional<int> max_redirects;      // default 5
   std::optional<std::string> user_agent;
-  std::optional<bool> decompress_response;  // default true: asks for gzip, inflates it
+  /// Default true: asks for gzip and inflates a gzip'ed body; the response's headers then say
+  /// `X-Consumed-Content-Encoding: gzip` instead of `Content-Encoding` (as Tornado's).
+  std::optional<bool> decompress_response;
   /// Gets the body in pieces as they arrive (inflated if gzip'ed); the response's `body` then
   /// stays empty.
   std::function<void(std::string_view chunk)> streaming_callback;
   /// Gets each header line as it arrives (the status line first, then "Name: value\r\n" lines,
-  /// then the empty line), as Tornado's `header_callback`.
+  /// then the empty line), as Tornado's `header_callback`. Neither callback sees interim (1xx)
+  /// responses, nor a redirect that is followed (whose body is dropped).
   std::function<void(std::string_view line)> header_callback;
   std::optional<bool> validate_cert;  // default true
   std::optional<std::string> ca_certs;      // PEM file; default: the system's
@@ -80,7 +89,9 @@ struct HTTPRequest {
   std::optional<std::string> client_key;    // its key (default: in client_cert)
   /// Any method, and a body with any method.
   bool allow_nonstandard_methods = false;
-  /// Sends `Expect: 100-continue` and waits for the interim response before the body.
+  /// Sends `Expect: 100-continue` and waits for the interim response before the body: for at
+  /// most 1 s, then the body goes anyway (as curl does). A final response instead of the 100
+  /// is the answer, and the body is not sent. Only for a non-empty body.
   bool expect_100_continue = false;
   std::optional<std::size_t> max_header_size;  // default 64 KiB
   /// The largest response body, counted after decompression; default 100 MiB.
@@ -91,10 +102,12 @@ struct HTTPRequest {
 
 /// The outcome of a fetch (Tornado's `HTTPResponse`).
 struct HTTPResponse {
-  /// The request as sent last (after redirects: the last one's).
+  /// The request as sent last (after redirects: the last one's, with its method, body and
+  /// headers as the redirects changed them). The headers the client adds on the wire (Host,
+  /// User-Agent, Accept-Encoding, Authorization, Content-Length...) are not added to it.
   HTTPRequest request;
   int code = 0;
-  std::string reason;
+  std::string reason;  // the status line's, or the standard phrase ("Unknown" for 599)
   HTTPHeaders headers;
   std::string body;
   /// The URL finally fetched, after redirects.
@@ -137,15 +150,19 @@ class AsyncHTTPClient {
   /// Settings for every request of a client, and its pool.
   struct Defaults {
     HTTPRequest request;  // its unset fields fall back on the built-in defaults
-    /// Fetches in progress at once; more wait in a queue (the wait counts against
-    /// request_timeout, as in Tornado).
+    /// Fetches in progress at once (at least 1); more wait in a queue, in order (the wait
+    /// counts against request_timeout, as in Tornado).
     std::size_t max_clients = 10;
-    /// Idle keep-alive connections kept per scheme, host and port, and how long each is kept.
+    /// Idle keep-alive connections kept per scheme, host and port (and TLS settings), and how
+    /// long each is kept. A connection goes back to the pool only after its response was read
+    /// whole and both sides allow keep-alive. With 0 none is kept (requests then say
+    /// `Connection: close`).
     std::size_t max_idle_per_host = 8;
     std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(60);
   };
 
-  /// The current loop's shared client (made on first use, with default settings).
+  /// The current loop's shared client (made on first use, with default settings; it lives as
+  /// long as the loop, or until closed).
   AsyncHTTPClient();
   /// A client of its own (Tornado's `force_instance=True`), with `defaults`.
   explicit AsyncHTTPClient(Defaults defaults);
@@ -156,7 +173,15 @@ class AsyncHTTPClient {
   /// Fetches `url` with GET.
   Future<HTTPResponse> fetch(std::string url, bool raise_error = true);
   /// Fetches `request`. Throws ValueError at once for a request that cannot be sent (a bad URL
-  /// or scheme, a body with GET unless allowed...).
+  /// or scheme, a body with GET unless allowed...), InvalidStateError on a closed client.
+  ///
+  /// Redirects (301, 302, 303, 307, 308 with a Location, resolved against the URL) are followed
+  /// up to max_redirects: 303 makes any method but HEAD a GET without a body, 301 and 302 do so
+  /// for methods other than GET and HEAD, 307 and 308 keep the method and body. A redirect to
+  /// another origin (scheme, host or port) drops the Authorization, Cookie and
+  /// Proxy-Authorization headers and the basic-auth credentials. A redirect not followed (past
+  /// max_redirects, https to http without allow_insecure_redirects, a Location that is not an
+  /// http or https URL) gives the 3xx response, as an HTTPClientError saying why.
   Future<HTTPResponse> fetch(HTTPRequest request, bool raise_error = true);
   /// Closes the pool's connections; fetches in progress fail with 599. A closed shared client
   /// is replaced by a new one at the next `AsyncHTTPClient()`.
