@@ -90,7 +90,11 @@ class Connector : public std::enable_shared_from_this<Connector> {
     streams_.emplace(id, std::move(attempt.stream));
     attempt.connected.add_done_callback(
         [weak = weak_from_this(), queue, id](const Future<void>& done) {
-          if (auto self = weak.lock()) self->on_connect_done(queue, id, done);
+          if (auto self = weak.lock()) {
+            self->on_connect_done(queue, id, done);
+          } else {
+            static_cast<void>(done.exception());  // abandoned (timed out): its error is moot
+          }
         });
   }
 
