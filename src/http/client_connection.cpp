@@ -13,10 +13,16 @@
 
 #include "http/client_url.hpp"
 #include "http/http1_parser.hpp"
+#include "http/text.hpp"
 #include "squall/http/httputil.hpp"
 
 namespace squall::httpclient_detail {
 namespace {
+
+using http_text::append_decimal;
+using http_text::append_hex;
+using http_text::iequals;
+using http_text::lists_token;
 
 using namespace std::string_view_literals;
 
@@ -30,44 +36,6 @@ constexpr std::size_t kCoalesceLimit = std::size_t{64} << 10;
 constexpr std::size_t kInitialBodyReserve = std::size_t{64} << 10;
 // The largest piece an inflated body is delivered in.
 constexpr std::size_t kInflateChunk = std::size_t{64} << 10;
-
-char lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-/// Whether a comma-separated value lists `token`, without regard to case.
-bool lists_token(std::string_view value, std::string_view token) noexcept {
-  while (!value.empty()) {
-    std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-void append_decimal(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(digits, result.ptr);
-}
-
-void append_hex(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof digits, value, 16);
-  out.append(digits, result.ptr);
-}
 
 /// A write's Future is kept by nobody: its failure (which closes the stream, and is seen there)
 /// is retrieved so it is not logged.

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "http/text.hpp"
 #include "squall/http/httputil.hpp"
 #include "squall/net/netutil.hpp"
 #include "squall/util/error.hpp"
@@ -9,23 +10,13 @@
 namespace squall::httpclient_detail {
 namespace {
 
+using http_text::iequals;
+
 bool is_alpha(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
-}
-
-char lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 /// A character of a reg-name host: unreserved, sub-delims or '%' (RFC 3986 §3.2.2).

@@ -1,4 +1,5 @@
 #include "http/http1_parser.hpp"
+#include "http/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,38 +8,16 @@
 namespace squall::http1 {
 namespace {
 
+using http_text::for_each_element;
+using http_text::iequals;
+using http_text::trim;
+
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::size_t kMaxChunkSizeLine = 4096;  // the size and its extensions
 constexpr int kMaxChunkSizeDigits = 15;          // below 2^60: no overflow, and far past any limit
 
 bool is_control(unsigned char c) noexcept {
   return c < 0x20 || c == 0x7f;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-           return lower(x) == lower(y);
-         });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-/// Calls `fn(element)` for each element of a comma-separated list (RFC 9110 §5.6.1), trimmed;
-/// empty elements are skipped, as the RFC allows.
-template <class Fn>
-void for_each_element(std::string_view list, Fn&& fn) {
-  while (!list.empty()) {
-    std::size_t comma = list.find(',');
-    std::string_view element = trim(list.substr(0, comma));
-    if (!element.empty()) fn(element);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
 }
 
 bool fail(ParseError& error, int status, std::string message) {

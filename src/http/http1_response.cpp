@@ -1,4 +1,5 @@
 #include "http/http1_response.hpp"
+#include "http/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -6,36 +7,11 @@
 namespace squall::http1 {
 namespace {
 
+using http_text::for_each_element;
+using http_text::iequals;
+using http_text::trim;
+
 constexpr std::string_view kCrlf = "\r\n";
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-/// Calls `fn(element)` for each non-empty element of a comma-separated list, trimmed.
-template <class Fn>
-void for_each_element(std::string_view list, Fn&& fn) {
-  while (!list.empty()) {
-    std::size_t comma = list.find(',');
-    std::string_view element = trim(list.substr(0, comma));
-    if (!element.empty()) fn(element);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-}
 
 bool fail(ParseError& error, std::string_view message) {
   error.status = 502;  // what a proxy would answer for it

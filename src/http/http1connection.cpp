@@ -11,12 +11,18 @@
 #include <string_view>
 
 #include "http/http1_parser.hpp"
+#include "http/text.hpp"
 #include "spdlog/spdlog.h"
 #include "squall/core/detail/small_alloc.hpp"
 #include "squall/util/log.hpp"
 
 namespace squall {
 namespace {
+
+using http_text::append_decimal;
+using http_text::append_hex;
+using http_text::iequals;
+using http_text::lists_token;
 
 using namespace std::string_view_literals;
 using Clock = std::chrono::steady_clock;
@@ -33,31 +39,6 @@ bool has_forbidden_char(std::string_view s) noexcept {
   return false;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// Whether a comma-separated header value lists `token` (case-insensitively).
-bool lists_token(std::string_view value, std::string_view token) noexcept {
-  while (!value.empty()) {
-    std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // The Date header's value, formatted once per second per thread.
 std::string_view http_date_now() {
   thread_local std::time_t cached_second = -1;
@@ -69,18 +50,6 @@ std::string_view http_date_now() {
     cached = httputil::format_timestamp(std::chrono::system_clock::from_time_t(now.tv_sec));
   }
   return cached;
-}
-
-void append_decimal(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(digits, result.ptr);
-}
-
-void append_hex(std::string& out, std::uint64_t value) {
-  char digits[24];
-  auto result = std::to_chars(digits, digits + sizeof digits, value, 16);
-  out.append(digits, result.ptr);
 }
 
 http1::ParseError& thread_parse_error() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "http/client_impl.hpp"
+#include "http/text.hpp"
 
 namespace squall {
 
@@ -19,18 +20,9 @@ using namespace httpclient_detail;  // NOLINT(google-build-using-namespace)
 
 namespace {
 
-using namespace std::string_view_literals;
+using http_text::iequals;
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using namespace std::string_view_literals;
 
 /// Resolves IP literals at once (no trip through the resolver's thread pool); names through the
 /// default resolver.

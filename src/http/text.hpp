@@ -1,0 +1,65 @@
+#pragma once
+// ASCII text helpers shared by the http layer's sources (header names, comma lists, numbers):
+// one definition for the parsers, the writers and the client.
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace squall::http_text {
+
+inline char ascii_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
+
+/// Equal without regard to ASCII case.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+/// Without surrounding spaces and tabs (HTTP's OWS).
+inline std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// Calls `fn(element)` for each element of a comma-separated list (RFC 9110 §5.6.1), trimmed;
+/// empty elements are skipped, as the RFC allows.
+template <class Fn>
+void for_each_element(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view element = trim(list.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+/// Whether a comma-separated value lists `token`, without regard to case.
+inline bool lists_token(std::string_view value, std::string_view token) noexcept {
+  bool found = false;
+  for_each_element(value,
+                   [&](std::string_view element) { found = found || iequals(element, token); });
+  return found;
+}
+
+inline void append_decimal(std::string& out, std::uint64_t value) {
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, result.ptr);
+}
+
+inline void append_hex(std::string& out, std::uint64_t value) {
+  char digits[24];
+  auto result = std::to_chars(digits, digits + sizeof digits, value, 16);
+  out.append(digits, result.ptr);
+}
+
+}  // namespace squall::http_text
