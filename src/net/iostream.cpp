@@ -451,6 +451,10 @@ Future<void> IOStream::queue_write(std::string&& text, std::span<const char> bor
 }
 
 ssize_t IOStream::write_to_fd(const iovec* iov, int count) {
+  if (is_socket_ && count == 1) {
+    // One buffer (the common case): send() skips sendmsg's copying in of a msghdr and iovec.
+    return ::send(fd_, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
+  }
   if (is_socket_) {
     msghdr message{};
     message.msg_iov = const_cast<iovec*>(iov);
