@@ -9,6 +9,7 @@
 #include <charconv>
 #include <ctime>
 #include <string_view>
+#include <vector>
 
 #include "http/http1_parser.hpp"
 #include "http/text.hpp"
@@ -50,6 +51,23 @@ std::string_view http_date_now() {
     cached = httputil::format_timestamp(std::chrono::system_clock::from_time_t(now.tv_sec));
   }
   return cached;
+}
+
+// Output buffers of connections gone idle, for the next response on this thread.
+std::vector<std::string>& output_stock() {
+  thread_local std::vector<std::string> stock;
+  return stock;
+}
+
+// Gives `out` (empty) a buffer of at least 512 bytes, from the stock if it has one.
+void take_output_buffer(std::string& out) {
+  std::vector<std::string>& stock = output_stock();
+  if (!stock.empty() && out.empty()) {
+    out.swap(stock.back());
+    stock.pop_back();
+    out.clear();
+  }
+  if (out.capacity() < 512) out.reserve(512);
 }
 
 http1::ParseError& thread_parse_error() {
@@ -154,10 +172,18 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
     out.clear();
     if (out.capacity() > kFlushThreshold) std::string().swap(out);  // a big response's buffer
   }
-  // A connection waiting for its next request holds no output buffer (idle memory).
+  // A connection waiting for its next request holds no output buffer (idle memory): the buffer
+  // goes back to a small per-thread stock, where the next response on any connection finds it.
   void release_output() noexcept {
-    // (Assigning an empty string would keep the allocation: swapping frees it.)
-    if (out.empty()) std::string().swap(out);
+    if (!out.empty() || out.capacity() <= 15) return;  // (15: std::string's inline capacity)
+    std::vector<std::string>& stock = output_stock();
+    if (out.capacity() <= 4096 && stock.size() < 64) {
+      try {
+        stock.push_back(std::move(out));
+      } catch (const std::bad_alloc&) {
+      }
+    }
+    std::string().swap(out);  // (assigning an empty string would keep the allocation)
   }
   // Before the serve loop suspends: what was written so far goes out.
   void suspend() {
@@ -279,7 +305,7 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   std::string scratch;
   std::string& out = detached_ ? scratch : core_->out;
   const std::size_t rollback = out.size();
-  if (out.capacity() < 512) out.reserve(512);
+  if (out.capacity() < 512) take_output_buffer(out);
   out.append("HTTP/1.1 "sv);
   append_decimal(out, static_cast<std::uint64_t>(code));
   out.push_back(' ');
