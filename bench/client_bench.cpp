@@ -154,8 +154,7 @@ int main(int argc, char** argv) {
             << "gib_per_second=" << std::setprecision(3) << bytes_per_second / (1 << 30) << "\n";
   if (totals.errors > 0) std::cerr << "first error: " << totals.first_error << "\n";
   if (totals.wrong_sizes > 0) {
-    std::cerr << totals.wrong_sizes << " bodies were not " << *settings.expect_bytes
-              << " bytes\n";
+    std::cerr << totals.wrong_sizes << " bodies were not " << *settings.expect_bytes << " bytes\n";
   }
   std::cout << "requests_per_second=" << std::setprecision(0)
             << static_cast<double>(totals.requests) / seconds << "\n";

@@ -60,8 +60,8 @@ squall::Future<std::uint64_t> count_download(std::string url) {
   squall::AsyncHTTPClient client;
   squall::HTTPResponse response = co_await client.fetch(request);
   // `bytes` outlives the fetch: this coroutine's frame holds it until the response is here.
-  std::cout << response.code << ", body kept: " << response.body.size() << " bytes, streamed: "
-            << bytes << " bytes\n";
+  std::cout << response.code << ", body kept: " << response.body.size()
+            << " bytes, streamed: " << bytes << " bytes\n";
   co_return bytes;
 }
 // [download]
@@ -96,8 +96,7 @@ int main() {
     std::uint64_t downloaded = co_await count_download(base + "/download");
     std::string uploaded = co_await upload(base + "/upload");
     std::cout << "the server received " << uploaded << " bytes\n";
-    co_return downloaded == kPieces * kPieceSize &&
-        uploaded == std::to_string(kPieces * kPieceSize);
+    co_return downloaded == kPieces* kPieceSize&& uploaded == std::to_string(kPieces * kPieceSize);
   };
   try {
     return loop.run_sync(run, 60s) ? 0 : 1;

@@ -77,7 +77,7 @@ int serve(std::uint16_t port, int processes, const char* certfile, const char* k
   }
   squall::HTTPServer server(route, options);
   server.bind(port, "127.0.0.1");  // this machine only; "" for every interface
-  server.start(processes);  // forks the workers first, unless processes is 1
+  server.start(processes);         // forks the workers first, unless processes is 1
   server.shutdown_on_signal(SIGTERM);
   server.shutdown_on_signal(SIGINT);
   squall::IOLoop::current().start();  // until a signal's graceful shutdown stops the loop

@@ -87,9 +87,10 @@ class UploadServer : public squall::HTTPServerConnectionDelegate {
 squall::Future<std::string> upload(std::uint16_t port, std::size_t size) {
   squall::TCPClient client;
   std::unique_ptr<squall::IOStream> stream = co_await client.connect("127.0.0.1", port);
-  co_await stream->write("PUT /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                         "Expect: 100-continue\r\nContent-Length: " +
-                         std::to_string(size) + "\r\n\r\n");
+  co_await stream->write(
+      "PUT /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(size) + "\r\n\r\n");
   std::string interim = co_await stream->read_until("\r\n\r\n");
   if (interim != "HTTP/1.1 100 Continue\r\n\r\n") co_return "unexpected: " + interim;
   co_await stream->write(std::string(size, 'x'));
