@@ -166,6 +166,28 @@ constexpr std::array<bool, 256> make_token_table() {
 const std::array<bool, 256> kTokenChars = make_token_table();
 }  // namespace detail
 
+HeadScan scan_head(std::string_view data, std::size_t start, std::size_t search_from) noexcept {
+  // Each LF found is checked for CR LF CR before it (the blank line), or for no CR (bare LF).
+  HeadScan scan;
+  for (std::size_t from = search_from; from < data.size();) {
+    const void* found = std::memchr(data.data() + from, '\n', data.size() - from);
+    if (found == nullptr) break;
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(found) - data.data());
+    if (at > start && data[at - 1] != '\r') {
+      scan.bare_lf = true;
+      return scan;
+    }
+    if (scan.first_line_end == std::string_view::npos && at > start) scan.first_line_end = at;
+    if (at >= start + 3 && at >= search_from + 3 && data[at - 1] == '\r' && data[at - 2] == '\n' &&
+        data[at - 3] == '\r') {
+      scan.end = at - 3;
+      return scan;
+    }
+    from = at + 1;
+  }
+  return scan;
+}
+
 bool parse_content_length(std::string_view value, std::uint64_t& length) noexcept {
   bool seen = false;
   std::uint64_t first = 0;
@@ -206,25 +228,13 @@ RequestParser::Status RequestParser::parse(std::string_view data, RequestHead& h
 
   std::size_t search_from = std::max(scanned_, start);
   search_from = search_from >= 3 ? search_from - 3 : 0;  // "\r\n\r\n" may straddle reads
-  // The blank line: each LF found (one memchr per line) is checked for CR LF CR before it.
-  std::size_t end = std::string_view::npos;
-  std::size_t first_line_end = std::string_view::npos;  // the request line's LF, if seen now
-  for (std::size_t from = search_from; from < data.size();) {
-    const void* found = std::memchr(data.data() + from, '\n', data.size() - from);
-    if (found == nullptr) break;
-    std::size_t at = static_cast<const char*>(found) - data.data();
-    if (at > start && data[at - 1] != '\r') {
-      fail(error, 400, "bare LF line ending");  // refused at once, not left to time out
-      return Status::kError;
-    }
-    if (first_line_end == std::string_view::npos && at > start) first_line_end = at;
-    if (at >= search_from + 3 && data[at - 1] == '\r' && data[at - 2] == '\n' &&
-        data[at - 3] == '\r') {
-      end = at - 3;
-      break;
-    }
-    from = at + 1;
+  const HeadScan scan = scan_head(data, start, search_from);
+  if (scan.bare_lf) {
+    fail(error, 400, "bare LF line ending");
+    return Status::kError;
   }
+  const std::size_t end = scan.end;
+  const std::size_t first_line_end = scan.first_line_end;
   if (end == std::string_view::npos) {
     if (!line_checked_ && first_line_end != std::string_view::npos) {
       // The request line is complete but the head is not: a malformed line is refused now,

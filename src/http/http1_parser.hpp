@@ -128,6 +128,15 @@ class ChunkedDecoder {
   std::size_t max_trailer_size_;
 };
 
+/// Where a message head ends in `data` (RFC 9112 §2.1), searched with one memchr per line from
+/// `search_from`; `start` is where the head begins (after any empty lines that precede it).
+struct HeadScan {
+  std::size_t end = std::string_view::npos;             // the blank line's CR, if found
+  std::size_t first_line_end = std::string_view::npos;  // the start line's LF, if found
+  bool bare_lf = false;  // a line ended with LF alone: refused at once, not left to time out
+};
+HeadScan scan_head(std::string_view data, std::size_t start, std::size_t search_from) noexcept;
+
 /// Parses a Content-Length value: digits only (a list of identical values is accepted, as RFC
 /// 9110 allows); false for anything else or a value that overflows.
 bool parse_content_length(std::string_view value, std::uint64_t& length) noexcept;

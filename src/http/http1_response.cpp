@@ -2,7 +2,6 @@
 #include "http/text.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 namespace squall::http1 {
 namespace {
@@ -152,24 +151,13 @@ ResponseParser::Status ResponseParser::parse(std::string_view data, bool head_re
 
   std::size_t search_from = std::max(scanned_, start);
   search_from = search_from >= 3 ? search_from - 3 : 0;  // "\r\n\r\n" may straddle reads
-  std::size_t end = std::string_view::npos;
-  std::size_t first_line_end = std::string_view::npos;
-  for (std::size_t from = search_from; from < data.size();) {
-    const void* found = std::memchr(data.data() + from, '\n', data.size() - from);
-    if (found == nullptr) break;
-    std::size_t at = static_cast<std::size_t>(static_cast<const char*>(found) - data.data());
-    if (at > start && data[at - 1] != '\r') {
-      fail(error, "bare LF line ending");
-      return Status::kError;
-    }
-    if (first_line_end == std::string_view::npos && at > start) first_line_end = at;
-    if (at >= start + 3 && at >= search_from + 3 && data[at - 1] == '\r' && data[at - 2] == '\n' &&
-        data[at - 3] == '\r') {
-      end = at - 3;
-      break;
-    }
-    from = at + 1;
+  const HeadScan scan = scan_head(data, start, search_from);
+  if (scan.bare_lf) {
+    fail(error, "bare LF line ending");
+    return Status::kError;
   }
+  const std::size_t end = scan.end;
+  const std::size_t first_line_end = scan.first_line_end;
   if (end == std::string_view::npos) {
     if (!line_checked_ && first_line_end != std::string_view::npos) {
       // The status line is complete but the head is not: a malformed one is refused now.
