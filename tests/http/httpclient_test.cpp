@@ -781,6 +781,7 @@ TEST_F(HTTPClientTest, ABodyProducerThatFailsFailsTheFetch) {
   HTTPClientError error = expect_error(client, request);
   EXPECT_EQ(error.code(), 599);
   EXPECT_TRUE(holds<ValueError>(error.real_error()));
+  wait_for_server_idle(server);  // the server saw a request begin: let it see the close
 }
 
 // ---- Expect: 100-continue ------------------------------------------------------------------
