@@ -2,7 +2,12 @@
 // GET /plaintext -> "Hello, World!" (text/plain); GET /json -> {"message":"Hello, World!"}
 // (application/json); anything else -> 404. One loop, one thread.
 //
-// Usage: http_bench_server [--port N] [--address A]
+// With --web, the same two endpoints go through the web framework (Application + RequestHandler,
+// default settings: routing, automatic ETag, error pages) instead of the bare callback. The access
+// log is set to warning level, as a production server would run (`--logging=warning`), so that
+// its lines are not what is measured.
+//
+// Usage: http_bench_server [--port N] [--address A] [--web]
 
 #include <cstdlib>
 #include <iostream>
@@ -10,8 +15,14 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/spdlog.h>
+
 #include <squall/core/ioloop.hpp>
 #include <squall/http/httpserver.hpp>
+#include <squall/util/json.hpp>
+#include <squall/util/log.hpp>
+#include <squall/web/application.hpp>
+#include <squall/web/request_handler.hpp>
 
 namespace {
 
@@ -38,10 +49,28 @@ void handle(const std::shared_ptr<squall::HTTPServerRequest>& request) {
   }
 }
 
+class PlaintextHandler : public squall::web::RequestHandler {
+ public:
+  squall::Future<void> get() override {
+    set_header("Content-Type", "text/plain");
+    write("Hello, World!");
+    return squall::make_ready_future();
+  }
+};
+
+class JsonHandler : public squall::web::RequestHandler {
+ public:
+  squall::Future<void> get() override {
+    write(squall::json{{"message", "Hello, World!"}});
+    return squall::make_ready_future();
+  }
+};
+
 [[noreturn]] void usage(const char* program, int status) {
   (status == 0 ? std::cout : std::cerr)
-      << "Usage: " << program << " [--port N] [--address A]\n"
-      << "Serves /plaintext and /json for the HTTP benchmark (default 127.0.0.1:8080).\n";
+      << "Usage: " << program << " [--port N] [--address A] [--web]\n"
+      << "Serves /plaintext and /json for the HTTP benchmark (default 127.0.0.1:8080).\n"
+      << "--web serves them through Application and RequestHandler.\n";
   std::exit(status);
 }
 
@@ -50,6 +79,7 @@ void handle(const std::shared_ptr<squall::HTTPServerRequest>& request) {
 int main(int argc, char** argv) {
   long port = 8080;
   std::string address = "127.0.0.1";
+  bool web = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> std::string {
@@ -69,13 +99,21 @@ int main(int argc, char** argv) {
       }
     } else if (arg.starts_with("--address")) {
       address = value();
+    } else if (arg == "--web") {
+      web = true;
     } else {
       std::cerr << argv[0] << ": unknown option '" << arg << "'\n";
       usage(argv[0], 2);
     }
   }
   squall::IOLoop loop;
-  squall::HTTPServer server(handle);
+  squall::log::access_log().set_level(spdlog::level::warn);
+  squall::web::Application app({{"/plaintext", squall::web::handler<PlaintextHandler>()},
+                                {"/json", squall::web::handler<JsonHandler>()}});
+  auto server_ptr = web ? std::make_unique<squall::HTTPServer>(
+                              static_cast<squall::HTTPServerConnectionDelegate&>(app))
+                        : std::make_unique<squall::HTTPServer>(handle);
+  squall::HTTPServer& server = *server_ptr;
   try {
     server.listen(static_cast<std::uint16_t>(port), address);
   } catch (const std::exception& e) {

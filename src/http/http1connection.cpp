@@ -3,10 +3,13 @@
 
 #include "squall/http/http1connection.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <climits>
 #include <ctime>
 #include <string_view>
 #include <vector>
@@ -32,6 +35,37 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kFlushThreshold = std::size_t{64} << 10;
 // Bytes queued in the stream past which reading pipelined requests waits for the client to read.
 constexpr std::size_t kMaxQueuedResponseBytes = std::size_t{1} << 20;
+// Pieces of a file up to this size are copied into the response buffer: they go out with the
+// head and the rest of the batch in one write, where sendfile would cost a call (and a packet)
+// of its own.
+constexpr std::uint64_t kInlineFileBytes = std::uint64_t{16} << 10;
+
+// Reads `count` bytes of `fd` from `offset` into `into` (which has room): nullptr, or why not.
+std::exception_ptr read_file_range(int fd, std::uint64_t offset, std::size_t count, char* into) {
+  std::size_t got = 0;
+  while (got < count) {
+    ssize_t n = ::pread(fd, into + got, count - got, static_cast<off_t>(offset + got));
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+    } else if (n == 0) {
+      return std::make_exception_ptr(
+          Error("write_file: the file ended at byte " + std::to_string(offset + got) + ", " +
+                std::to_string(count - got) + " bytes short of the range (truncated while sent?)"));
+    } else if (errno != EINTR) {
+      return std::make_exception_ptr(OSError(errno, "write_file: pread"));
+    }
+  }
+  return nullptr;
+}
+
+// Throws ValueError for arguments IOStream::write_file would refuse.
+void check_file_range(int fd, std::uint64_t offset, std::uint64_t count) {
+  constexpr auto kMaxOffset = static_cast<std::uint64_t>(INT64_MAX);
+  if (fd < 0) throw ValueError("write_file: negative file descriptor");
+  if (offset > kMaxOffset || count > kMaxOffset - offset) {
+    throw ValueError("write_file: the range ends past the largest file offset");
+  }
+}
 
 bool has_forbidden_char(std::string_view s) noexcept {
   for (char c : s) {
@@ -161,16 +195,22 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
       out.clear();
       return;
     }
-    Future<void> written = stream->write(std::string_view(out));  // sent now, or the rest copied
-    // Kept only while pending (an idle connection holds no Future).
-    if (written.done()) {
-      last_write.reset();
-      static_cast<void>(written.exception());  // a failure closed the stream: seen there
-    } else {
-      last_write = std::move(written);
-    }
+    track_write(stream->write(std::string_view(out)));  // sent now, or the rest copied
     out.clear();
     if (out.capacity() > kFlushThreshold) std::string().swap(out);  // a big response's buffer
+  }
+  // Keeps the Future of the stream's latest write while it is pending (an idle connection holds
+  // none). A write that failed without closing the stream (a file that could not be queued)
+  // closes it: the response's framing is broken.
+  void track_write(Future<void> written) {
+    if (!written.done()) {
+      last_write = std::move(written);
+      return;
+    }
+    last_write.reset();
+    if (std::exception_ptr error = written.exception(); error && !stream->closed()) {
+      stream->close(error);
+    }
   }
   // A connection waiting for its next request holds no output buffer (idle memory): the buffer
   // goes back to a small per-thread stock, where the next response on any connection finds it.
@@ -258,6 +298,7 @@ class RequestConnection final : public HTTPConnection {
   void write_headers(const ResponseStartLine& start_line, const HTTPHeaders& headers,
                      std::string_view chunk) override;
   void write(std::string_view chunk) override;
+  void write_file(int fd, std::uint64_t offset, std::uint64_t count) override;
   Future<void> flush() override;
   void finish() override;
   void set_max_body_size(std::uint64_t max_body_size) override { max_body_size_ = max_body_size; }
@@ -402,6 +443,43 @@ void RequestConnection::write_body(std::string_view chunk) {
   if (out.size() >= kFlushThreshold) core_->flush_out();
 }
 
+void RequestConnection::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
+  if (!headers_written_) throw HTTPOutputError("write_file before write_headers");
+  if (finished_) throw HTTPOutputError("write_file after finish");
+  check_file_range(fd, offset, count);
+  if (count == 0) return;
+  if (expected_remaining_) {
+    if (count > *expected_remaining_) {
+      throw HTTPOutputError("Tried to write more data than Content-Length");
+    }
+    *expected_remaining_ -= count;
+  }
+  if (detached_ || core_->stream->closed()) return;  // dropped, as write's bytes would be
+  std::string& out = core_->out;
+  if (chunking_) {
+    append_hex(out, count);
+    out.append("\r\n"sv);
+  }
+  if (count <= kInlineFileBytes) {
+    const std::size_t start = out.size();
+    out.resize(start + static_cast<std::size_t>(count));
+    if (std::exception_ptr error =
+            read_file_range(fd, offset, static_cast<std::size_t>(count), out.data() + start)) {
+      out.resize(start);
+      core_->stream->close(error);  // the framing promised bytes that do not exist
+      return;
+    }
+  } else {
+    // What is buffered goes first; the file queues behind it, and what follows (the chunk's
+    // end, pipelined responses) behind the file, all in the stream's order.
+    core_->flush_out();
+    core_->track_write(core_->stream->write_file(fd, offset, count));
+  }
+  if (chunking_) out.append("\r\n"sv);
+  if (out.size() >= kFlushThreshold) core_->flush_out();
+  if (!core_->dispatching) core_->schedule_flush();
+}
+
 Future<void> RequestConnection::flush() {
   if (core_->stream->closed()) {
     return make_exceptional_future<void>(
@@ -429,6 +507,24 @@ void RequestConnection::finish() {
   if (detached_) return;
   if (chunking_) core_->out.append("0\r\n\r\n"sv);
   core_->response_finished();
+}
+
+// HTTPConnection's own write_file, for connections that have no better way: the file is read in
+// pieces and written. (Defined here, beside the connection that overrides it.)
+void HTTPConnection::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
+  check_file_range(fd, offset, count);
+  std::string piece;
+  while (count > 0) {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(count, std::uint64_t{64} << 10));
+    piece.resize(n);
+    if (std::exception_ptr error = read_file_range(fd, offset, n, piece.data())) {
+      close();
+      std::rethrow_exception(error);
+    }
+    write(piece);
+    offset += n;
+    count -= n;
+  }
 }
 
 // ---- Core ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +29,11 @@ constexpr std::size_t kFairShareChunks = 4;  // chunks read per event before oth
 // request/response traffic would otherwise allocate and free one per message.
 constexpr std::size_t kPooledBufferSize = 4096;
 constexpr std::size_t kMaxPooledBuffers = 512;  // 2 MiB per thread at most
+// write_file: the piece read at a time where sendfile cannot be used, and the most one sendfile
+// call is asked for (Linux caps a call at 2 GiB anyway).
+constexpr std::size_t kFileBufferSize = std::size_t{64} << 10;
+constexpr std::size_t kMaxSendfileBytes = std::size_t{1} << 30;
+constexpr std::uint64_t kMaxFileOffset = static_cast<std::uint64_t>(INT64_MAX);
 
 std::vector<std::unique_ptr<char[]>>& buffer_pool() {
   thread_local std::vector<std::unique_ptr<char[]>> pool;
@@ -116,6 +122,29 @@ void ReadBuffer::release_if_empty() noexcept {
 }  // namespace detail
 
 // ---- IOStream ------------------------------------------------------------------------------
+
+struct IOStream::FileSource {
+  FileSource(int fd, std::uint64_t offset, std::uint64_t count, bool use_pread)
+      : fd(fd), use_pread(use_pread), offset(offset), remaining(count) {}
+  ~FileSource() {
+    if (owned) ::close(fd);
+  }
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  int fd;
+  bool owned = false;       // fd is the stream's duplicate (else the caller's, during write_file)
+  bool use_pread;           // sendfile cannot be used: pieces are read into `staging` and written
+  std::uint64_t offset;     // the next byte of the file to send, or to read into `staging`
+  std::uint64_t remaining;  // bytes not handed to the kernel yet (those staged included)
+  std::unique_ptr<char[]> staging;
+  std::size_t staged_begin = 0;
+  std::size_t staged_end = 0;
+};
+
+void IOStream::FileSourceFree::operator()(FileSource* file) const noexcept {
+  delete file;
+}
 
 IOStream::IOStream(int fd, IOStreamOptions options)
     : loop_(&IOLoop::current()), fd_(fd), options_(options) {
@@ -408,7 +437,7 @@ Future<void> IOStream::queue_write(std::string&& text, std::span<const char> bor
                                            : std::string_view(borrowed.data(), borrowed.size());
   if (closed_)
     return make_exceptional_future<void>(std::make_exception_ptr(StreamClosedError(error_)));
-  if (data.size() > options_.max_write_buffer_size - write_buffer_size_) {
+  if (data.size() > options_.max_write_buffer_size - (write_buffer_size_ - file_bytes_queued_)) {
     return make_exceptional_future<void>(std::make_exception_ptr(
         StreamBufferFullError("Reached maximum write buffer size (" +
                               std::to_string(options_.max_write_buffer_size) + " bytes)")));
@@ -435,12 +464,12 @@ Future<void> IOStream::queue_write(std::string&& text, std::span<const char> bor
   }
   std::size_t n = data.size();
   if (!borrowed.empty()) {
-    write_chunks_.push_back(WriteChunk{{}, borrowed.data(), borrowed.size()});
+    write_chunks_.push_back(WriteChunk{{}, borrowed.data(), borrowed.size(), nullptr});
   } else if (!write_chunks_.empty() && !write_chunks_.back().borrowed &&
-             write_chunks_.back().text.size() + n <= kCoalesceBytes) {
+             !write_chunks_.back().file && write_chunks_.back().text.size() + n <= kCoalesceBytes) {
     write_chunks_.back().text.append(data);
   } else if (n > 0) {
-    write_chunks_.push_back(WriteChunk{std::move(text)});
+    write_chunks_.push_back(WriteChunk{std::move(text), nullptr, 0, nullptr});
   }
   write_buffer_size_ += n;
   bytes_queued_ += n;
@@ -466,11 +495,17 @@ ssize_t IOStream::write_to_fd(const iovec* iov, int count) {
 
 void IOStream::handle_write() {
   while (!write_chunks_.empty()) {
+    if (write_chunks_.front().file) {
+      if (!write_file_chunk()) break;
+      continue;
+    }
     iovec iov[kMaxIovecs];
     int count = 0;
     std::size_t attempted = 0;
     std::size_t offset = write_offset_;
-    for (auto it = write_chunks_.begin(); it != write_chunks_.end() && count < kMaxIovecs; ++it) {
+    // Memory chunks up to the next file chunk go in one call.
+    for (auto it = write_chunks_.begin();
+         it != write_chunks_.end() && count < kMaxIovecs && !it->file; ++it) {
       iov[count].iov_base = const_cast<char*>(it->data()) + offset;
       iov[count].iov_len = it->size() - offset;
       attempted += iov[count].iov_len;
@@ -505,6 +540,128 @@ void IOStream::handle_write() {
     pending_writes_.pop_front();
     done.set_result();
   }
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+Future<void> IOStream::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
+  if (fd < 0) throw ValueError("write_file: negative file descriptor");
+  if (offset > kMaxFileOffset || count > kMaxFileOffset - offset) {
+    throw ValueError("write_file: the range ends past the largest file offset");
+  }
+  if (closed_)
+    return make_exceptional_future<void>(std::make_exception_ptr(StreamClosedError(error_)));
+  if (count == 0) return queue_write(std::string());  // done in turn with the writes before it
+  const bool sendfile = can_sendfile();
+  if (sendfile && is_socket_) ignore_sigpipe_once();
+  std::unique_ptr<FileSource, FileSourceFree> source(new FileSource(fd, offset, count, !sendfile));
+  // With nothing queued the file is sent now from the caller's descriptor, and duplicated only
+  // if some of it must wait: a file that fits in the socket's buffer costs no dup.
+  const bool direct = write_chunks_.empty() && !connecting_;
+  if (!direct) {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      return make_exceptional_future<void>(os_error(errno, "write_file: fcntl(F_DUPFD_CLOEXEC)"));
+    }
+    source->fd = copy;
+    source->owned = true;
+  }
+  FileSource* queued = source.get();
+  write_chunks_.push_back(WriteChunk{{}, nullptr, 0, std::move(source)});
+  write_buffer_size_ += count;
+  file_bytes_queued_ += count;
+  bytes_queued_ += count;
+  Future<void> future;
+  pending_writes_.push_back(PendingWrite{bytes_queued_, future});
+  if (direct) {
+    handle_write();
+    if (!closed_ && !write_chunks_.empty() && write_chunks_.back().file.get() == queued &&
+        !queued->owned) {
+      int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (copy < 0) {
+        close(os_error(errno, "write_file: fcntl(F_DUPFD_CLOEXEC)"));
+        return future;
+      }
+      queued->fd = copy;
+      queued->owned = true;
+    }
+  }
+  if (!closed_) update_events();
+  return future;
+}
+
+bool IOStream::write_file_chunk() {
+  FileSource& file = *write_chunks_.front().file;
+  auto account = [&](std::size_t n) {
+    file.remaining -= n;
+    bytes_written_ += n;
+    write_buffer_size_ -= n;
+    file_bytes_queued_ -= n;
+  };
+  auto truncated = [&] {
+    return std::make_exception_ptr(Error(
+        "write_file: the file ended at byte " + std::to_string(file.offset) + ", " +
+        std::to_string(file.remaining) + " bytes short of the range (truncated while sent?)"));
+  };
+  while (file.remaining > 0) {
+    if (!file.use_pread) {
+      auto ask =
+          static_cast<std::size_t>(std::min<std::uint64_t>(file.remaining, kMaxSendfileBytes));
+      auto position = static_cast<off_t>(file.offset);
+      ssize_t n = ::sendfile(fd_, file.fd, &position, ask);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+        if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+          file.use_pread = true;  // this pair of descriptors cannot splice: copy instead
+          continue;
+        }
+        close(os_error(errno, "sendfile"));
+        return false;
+      }
+      if (n == 0) {
+        close(truncated());
+        return false;
+      }
+      file.offset += static_cast<std::uint64_t>(n);
+      account(static_cast<std::size_t>(n));
+      // A short count: the socket's buffer is full (or the file ended, which the next call sees).
+      if (static_cast<std::size_t>(n) < ask) return false;
+      continue;
+    }
+    if (file.staged_begin == file.staged_end) {
+      if (!file.staging) file.staging = std::make_unique_for_overwrite<char[]>(kFileBufferSize);
+      auto ask = static_cast<std::size_t>(std::min<std::uint64_t>(file.remaining, kFileBufferSize));
+      ssize_t n = ::pread(file.fd, file.staging.get(), ask, static_cast<off_t>(file.offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        close(os_error(errno, "write_file: pread"));
+        return false;
+      }
+      if (n == 0) {
+        close(truncated());
+        return false;
+      }
+      file.offset += static_cast<std::uint64_t>(n);
+      file.staged_begin = 0;
+      file.staged_end = static_cast<std::size_t>(n);
+    }
+    // The staged bytes stay where they are until written: a TLS write that must be retried is
+    // retried with the same bytes, as OpenSSL requires.
+    iovec iov{file.staging.get() + file.staged_begin, file.staged_end - file.staged_begin};
+    ssize_t n = write_to_fd(&iov, 1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;  // (or write_to_fd closed it)
+      close(os_error(errno, "write"));
+      return false;
+    }
+    file.staged_begin += static_cast<std::size_t>(n);
+    account(static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) < iov.iov_len) return false;
+  }
+  write_chunks_.pop_front();  // closes the duplicate
+  return true;
 }
 
 // ---- connect -------------------------------------------------------------------------------
@@ -673,8 +830,9 @@ void IOStream::close(std::exception_ptr error) {
     future.set_exception(closed);
     static_cast<void>(future.exception());  // retrieved: see fail_pending
   }
-  write_chunks_.clear();
+  write_chunks_.clear();  // closes the duplicates of queued files
   write_buffer_size_ = 0;
+  file_bytes_queued_ = 0;
   if (connect_future_) {
     Future<void> future = std::move(*connect_future_);
     connect_future_.reset();

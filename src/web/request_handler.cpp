@@ -1,1 +1,577 @@
-// placeholder
+// RequestHandler: the request's flow (prepare, method, finish), errors, and the response output.
+
+#include "squall/web/request_handler.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <cerrno>
+
+#include <nlohmann/json.hpp>
+
+#include "squall/net/iostream.hpp"
+#include "squall/util/escape.hpp"
+#include "squall/util/log.hpp"
+#include "squall/web/application.hpp"
+#include "util/utf8.hpp"
+#include "web/gzip_transform.hpp"
+#include "web/handler_access.hpp"
+
+namespace squall::web {
+namespace {
+
+constexpr std::string_view kServerHeader = "squall/0.1";
+constexpr std::string_view kDefaultContentType = "text/html; charset=UTF-8";
+
+enum class Method { kGet, kHead, kPost, kDelete, kPatch, kPut, kOptions, kOther };
+
+Method method_of(std::string_view name) {
+  switch (name.size()) {
+    case 3:
+      if (name == "GET") return Method::kGet;
+      if (name == "PUT") return Method::kPut;
+      break;
+    case 4:
+      if (name == "HEAD") return Method::kHead;
+      if (name == "POST") return Method::kPost;
+      break;
+    case 5:
+      if (name == "PATCH") return Method::kPatch;
+      break;
+    case 6:
+      if (name == "DELETE") return Method::kDelete;
+      break;
+    case 7:
+      if (name == "OPTIONS") return Method::kOptions;
+      break;
+  }
+  return Method::kOther;
+}
+
+Future<void> method_not_allowed() {
+  throw HTTPError(405);
+}
+
+// A Future already failed with StreamClosedError, marked as seen so that dropping it unawaited
+// logs nothing (the client left; there is nobody to tell).
+Future<void> closed_future() {
+  auto future = make_exceptional_future<void>(std::make_exception_ptr(StreamClosedError()));
+  static_cast<void>(future.exception());
+  return future;
+}
+
+std::string request_summary(const HTTPServerRequest& request) {
+  std::string summary = request.method;
+  summary.append(" ").append(request.uri).append(" (").append(request.remote_ip).append(")");
+  return summary;
+}
+
+}  // namespace
+
+RequestHandler::RequestHandler() {
+  clear();
+}
+
+RequestHandler::~RequestHandler() {
+  if (dispatcher_) detail::dispatcher_handler_gone(*dispatcher_);
+}
+
+const Settings& RequestHandler::settings() const noexcept {
+  return application_->settings();
+}
+
+// --- The flow -----------------------------------------------------------------------------------
+
+Future<void> RequestHandler::prepare() {
+  return make_ready_future();
+}
+Future<void> RequestHandler::get() {
+  return method_not_allowed();
+}
+Future<void> RequestHandler::head() {
+  return method_not_allowed();
+}
+Future<void> RequestHandler::post() {
+  return method_not_allowed();
+}
+Future<void> RequestHandler::delete_() {
+  return method_not_allowed();
+}
+Future<void> RequestHandler::patch() {
+  return method_not_allowed();
+}
+Future<void> RequestHandler::put() {
+  return method_not_allowed();
+}
+Future<void> RequestHandler::options() {
+  return method_not_allowed();
+}
+
+Future<void> RequestHandler::data_received(std::string_view) {
+  throw HTTPError(500, "a streaming handler must override data_received");
+}
+
+Future<void> RequestHandler::run_method() {
+  switch (method_of(request_->method)) {
+    case Method::kGet:
+      return get();
+    case Method::kHead:
+      return head();
+    case Method::kPost:
+      return post();
+    case Method::kDelete:
+      return delete_();
+    case Method::kPatch:
+      return patch();
+    case Method::kPut:
+      return put();
+    case Method::kOptions:
+      return options();
+    case Method::kOther:
+      break;
+  }
+  throw HTTPError(405);
+}
+
+Future<void> RequestHandler::execute(std::unique_ptr<RequestHandler> owned) {
+  RequestHandler& self = *owned;
+  try {
+    const Method method = method_of(self.request_->method);
+    if (method == Method::kOther) throw HTTPError(405);
+    for (const std::string& arg : self.path_.args) {
+      if (!squall::detail::is_valid_utf8(arg))
+        throw HTTPError(400, "Invalid unicode in path: " + arg);
+    }
+    for (const auto& [name, arg] : self.path_.kwargs) {
+      if (!squall::detail::is_valid_utf8(arg))
+        throw HTTPError(400, "Invalid unicode in path: " + arg);
+    }
+    if (self.settings().xsrf_cookies && method != Method::kGet && method != Method::kHead &&
+        method != Method::kOptions) {
+      self.check_xsrf_cookie();
+    }
+    Future<void> prepared = self.prepare();
+    co_await prepared;
+    if (self.prepared_ && !self.prepared_->done()) self.prepared_->set_result();
+    if (self.finished_) co_return;
+    if (self.body_done_) co_await *self.body_done_;
+    Future<void> method_done = self.run_method();
+    co_await method_done;
+    if (!self.finished_) self.finish_response();
+  } catch (...) {
+    self.handle_exception(std::current_exception());
+  }
+  // A streaming request's body must not wait for a prepare() that never completed.
+  if (self.prepared_ && !self.prepared_->done()) self.prepared_->set_result();
+}
+
+void RequestHandler::handle_exception(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Finish&) {
+    if (!finished_) {
+      try {
+        finish_response();
+      } catch (...) {
+        log::app_log().error("Cannot finish {}: {}", request_summary(*request_),
+                             log::describe(std::current_exception()));
+      }
+    }
+    return;
+  } catch (...) {
+  }
+  if (connection_closed_) {
+    // Nobody is left to read an error page: log what matters and stop.
+    try {
+      std::rethrow_exception(error);
+    } catch (const StreamClosedError&) {
+      return;
+    } catch (...) {
+    }
+  }
+  log_exception(error);
+  if (finished_ || connection_closed_) return;
+  int status = 500;
+  try {
+    std::rethrow_exception(error);
+  } catch (const HTTPError& e) {
+    status = e.status_code();
+  } catch (...) {
+  }
+  try {
+    send_error(status, error);
+  } catch (...) {
+    log::app_log().error("Exception in send_error for {}: {}", request_summary(*request_),
+                         log::describe(std::current_exception()));
+  }
+}
+
+void RequestHandler::log_exception(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const HTTPError& e) {
+    if (!e.log_message().empty()) {
+      log::gen_log().warn("{} {}: {}", e.status_code(), request_summary(*request_),
+                          e.log_message());
+    }
+  } catch (const StreamClosedError&) {
+    // The client went away while the handler wrote: nothing is wrong with the application.
+    if (connection_closed_) {
+      log::gen_log().debug("Client closed the connection of {}", request_summary(*request_));
+      return;
+    }
+    log::app_log().error("Uncaught exception {}: {}", request_summary(*request_),
+                         log::describe(error));
+  } catch (...) {
+    log::app_log().error("Uncaught exception {}: {}", request_summary(*request_),
+                         log::describe(error));
+  }
+}
+
+// --- Output -------------------------------------------------------------------------------------
+
+void RequestHandler::clear() {
+  headers_.clear();
+  headers_.add("Server", kServerHeader);
+  headers_.add("Content-Type", kDefaultContentType);
+  write_buffer_.clear();
+  status_code_ = 200;
+  reason_.clear();
+}
+
+void RequestHandler::set_status(int status_code, std::string_view reason) {
+  if (status_code < 100 || status_code > 599) {
+    throw ValueError("bad HTTP status code " + std::to_string(status_code));
+  }
+  status_code_ = status_code;
+  if (!reason.empty()) {
+    reason_.assign(reason);
+  } else if (httputil::reason_phrase(status_code).empty()) {
+    reason_ = "Unknown";
+  } else {
+    reason_.clear();  // the standard phrase
+  }
+}
+
+void RequestHandler::set_header(std::string_view name, std::string_view value) {
+  headers_.set(name, value);
+}
+
+void RequestHandler::set_header(std::string_view name,
+                                std::chrono::system_clock::time_point value) {
+  headers_.set(name, httputil::format_timestamp(value));
+}
+
+void RequestHandler::add_header(std::string_view name, std::string_view value) {
+  headers_.add(name, value);
+}
+
+void RequestHandler::clear_header(std::string_view name) {
+  headers_.erase(name);
+}
+
+void RequestHandler::write(std::string_view chunk) {
+  if (finished_) throw InvalidStateError("Cannot write() after finish()");
+  write_buffer_.append(chunk);
+}
+
+void RequestHandler::write(const nlohmann::json& object) {
+  if (!object.is_object()) {
+    throw ValueError(
+        "write() takes JSON objects only (a top-level array can be read by other sites' scripts)");
+  }
+  write(escape::json_encode(object));
+  set_header("Content-Type", "application/json; charset=UTF-8");
+}
+
+// Sends the headers (the first time) and the buffered output; false if the connection is gone.
+bool RequestHandler::send_buffered(bool finishing) {
+  const bool head = request_->method == "HEAD";
+  std::string chunk;
+  chunk.swap(write_buffer_);
+  HTTPConnection* connection = request_->connection.get();
+  if (!connection || connection_closed_ || connection->closed()) return false;
+  if (!headers_written_) {
+    headers_written_ = true;
+    if (settings().compress_response) {
+      gzip_ = std::make_unique<detail::GzipTransform>(*request_);
+      gzip_->transform_first_chunk(status_code_, headers_, chunk, finishing);
+    }
+    for (const auto& [name, value] : new_cookies_) headers_.add("Set-Cookie", value);
+    if (head) chunk.clear();
+    connection->write_headers(ResponseStartLine{"HTTP/1.1", status_code_, reason_}, headers_,
+                              chunk);
+  } else {
+    if (gzip_) gzip_->transform_chunk(chunk, finishing);
+    if (!head && !chunk.empty()) connection->write(chunk);
+  }
+  return true;
+}
+
+Future<void> RequestHandler::write_out(bool finishing) {
+  if (!send_buffered(finishing)) return closed_future();
+  if (finishing) return make_ready_future();
+  return request_->connection->flush();
+}
+
+Future<void> RequestHandler::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
+  if (finished_) throw InvalidStateError("Cannot write_file() after finish()");
+  if (!send_buffered(false)) return closed_future();
+  HTTPConnection& connection = *request_->connection;
+  if (request_->method == "HEAD" || count == 0) return connection.flush();
+  if (!gzip_ || !gzip_->gzipping()) {
+    connection.write_file(fd, offset, count);
+    return connection.flush();
+  }
+  // Compressed: the bytes must pass through zlib, a bounded piece at a time.
+  std::string piece;
+  constexpr std::uint64_t kPiece = 64 * 1024;
+  while (count > 0) {
+    piece.resize(static_cast<std::size_t>(std::min(count, kPiece)));
+    ssize_t got = ::pread(fd, piece.data(), piece.size(), static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      connection.close();
+      throw OSError(got < 0 ? errno : EIO, "write_file: the file ended before its length");
+    }
+    piece.resize(static_cast<std::size_t>(got));
+    gzip_->transform_chunk(piece, false);
+    connection.write(piece);
+    offset += static_cast<std::uint64_t>(got);
+    count -= static_cast<std::uint64_t>(got);
+  }
+  return connection.flush();
+}
+
+Future<void> RequestHandler::flush() {
+  if (finished_) throw InvalidStateError("Cannot flush() after finish()");
+  return write_out(false);
+}
+
+void RequestHandler::finish_response() {
+  if (finished_) throw InvalidStateError("finish() called twice");
+  if (!headers_written_) {
+    const bool get_or_head = request_->method == "GET" || request_->method == "HEAD";
+    if (status_code_ == 200 && get_or_head && !headers_.contains("Etag")) {
+      set_etag_header();
+      if (check_etag_header()) {
+        write_buffer_.clear();
+        set_status(304);
+      }
+    }
+    if (status_code_ == 204 || status_code_ == 304 || status_code_ < 200) {
+      if (!write_buffer_.empty()) {
+        throw InvalidStateError("Cannot send a body with status " + std::to_string(status_code_));
+      }
+      // RFC 9110 §15.4.5: a 304 carries no representation headers.
+      headers_.erase("Content-Encoding");
+      headers_.erase("Content-Language");
+      headers_.erase("Content-Type");
+    } else if (!headers_.contains("Content-Length")) {
+      headers_.set("Content-Length", std::to_string(write_buffer_.size()));
+    }
+  }
+  Future<void> written = write_out(true);
+  static_cast<void>(written);
+  if (HTTPConnection* connection = request_->connection.get();
+      connection && !connection_closed_ && !connection->closed()) {
+    connection->finish();
+  }
+  finished_ = true;
+  request_->finish_time = std::chrono::steady_clock::now();
+  try {
+    on_finish();
+  } catch (...) {
+    log::app_log().error("Exception in on_finish for {}: {}", request_summary(*request_),
+                         log::describe(std::current_exception()));
+  }
+  application_->log_request(*this);
+}
+
+Future<void> RequestHandler::finish(std::string_view chunk) {
+  if (finished_) throw InvalidStateError("finish() called twice");
+  if (!chunk.empty()) write(chunk);
+  finish_response();
+  HTTPConnection* connection = request_->connection.get();
+  if (!connection || connection_closed_ || connection->closed()) return closed_future();
+  return connection->flush();
+}
+
+void RequestHandler::redirect(std::string_view url, bool permanent, std::optional<int> status) {
+  if (headers_written_) throw InvalidStateError("Cannot redirect after headers have been written");
+  int code = status.value_or(permanent ? 301 : 302);
+  if (code < 300 || code > 399)
+    throw ValueError("redirect status must be 3xx, not " + std::to_string(code));
+  set_status(code);
+  set_header("Location", url);
+  finish_response();
+}
+
+void RequestHandler::send_error(int status_code, std::exception_ptr error) {
+  if (headers_written_) {
+    log::gen_log().error("Cannot send error response after headers written: {}",
+                         request_summary(*request_));
+    if (!finished_) {
+      // The response is cut short: close the connection so the client sees it incomplete
+      // rather than a well-framed but truncated body.
+      if (request_->connection) request_->connection->close();
+      connection_closed_ = true;
+      finished_ = true;
+      try {
+        on_finish();
+      } catch (...) {
+        log::app_log().error("Exception in on_finish for {}: {}", request_summary(*request_),
+                             log::describe(std::current_exception()));
+      }
+      application_->log_request(*this);
+    }
+    return;
+  }
+  clear();
+  std::string reason;
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const HTTPError& e) {
+      reason = e.reason();
+    } catch (...) {
+    }
+  }
+  set_status(status_code, reason);
+  try {
+    write_error(status_code, error);
+  } catch (...) {
+    log::app_log().error("Uncaught exception in write_error for {}: {}", request_summary(*request_),
+                         log::describe(std::current_exception()));
+  }
+  if (!finished_) finish_response();
+}
+
+void RequestHandler::write_error(int status_code, const std::exception_ptr& error) {
+  if (error && settings().serve_traceback.value_or(false)) {
+    set_header("Content-Type", "text/plain; charset=UTF-8");
+    write(log::describe(error));
+    write("\n");
+    finish_response();
+    return;
+  }
+  std::string message =
+      reason_.empty() ? std::string(httputil::reason_phrase(status_code)) : reason_;
+  message = escape::xhtml_escape(message);
+  std::string page = "<html><title>";
+  page.append(std::to_string(status_code)).append(": ").append(message);
+  page.append("</title><body>").append(std::to_string(status_code)).append(": ");
+  page.append(message).append("</body></html>");
+  write(page);
+  finish_response();
+}
+
+// --- ETags --------------------------------------------------------------------------------------
+
+std::optional<std::string> RequestHandler::compute_etag() {
+  static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (!sha1 ||
+      EVP_Digest(write_buffer_.data(), write_buffer_.size(), digest, &length, sha1, nullptr) != 1) {
+    return std::nullopt;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string etag(2 + 2 * length, '"');
+  for (unsigned int i = 0; i < length; ++i) {
+    etag[1 + 2 * i] = kHex[digest[i] >> 4];
+    etag[2 + 2 * i] = kHex[digest[i] & 0xf];
+  }
+  return etag;
+}
+
+void RequestHandler::set_etag_header() {
+  if (auto etag = compute_etag()) set_header("Etag", *etag);
+}
+
+bool RequestHandler::check_etag_header() const {
+  auto computed = headers_.get("Etag");
+  auto header = request_->headers.get("If-None-Match");
+  if (!computed || computed->empty() || !header) return false;
+  auto strip_weak = [](std::string_view tag) {
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    return tag;
+  };
+  const std::string_view mine = strip_weak(*computed);
+  // The entity tags of the header (`*`, `"..."` or `W/"..."`), anything between them skipped,
+  // as Tornado scans it.
+  std::string_view rest = *header;
+  bool first = true;
+  while (!rest.empty()) {
+    if (rest.front() == '*') {
+      if (first) return true;
+      rest.remove_prefix(1);
+      first = false;
+      continue;
+    }
+    std::size_t start =
+        rest.starts_with("W/\"") ? 2 : (rest.front() == '"' ? 0 : std::string_view::npos);
+    if (start == std::string_view::npos) {
+      rest.remove_prefix(1);
+      continue;
+    }
+    std::size_t close = rest.find('"', start + 1);
+    if (close == std::string_view::npos) break;
+    std::string_view tag = rest.substr(0, close + 1);
+    if (strip_weak(tag) == mine) return true;
+    rest.remove_prefix(close + 1);
+    first = false;
+  }
+  return false;
+}
+
+// --- The dispatcher's access --------------------------------------------------------------------
+
+namespace detail {
+
+std::optional<Future<void>> HandlerAccess::receive(RequestHandler& handler, std::string_view chunk,
+                                                   bool& failed) {
+  if (handler.finished_) {
+    failed = true;
+    return std::nullopt;
+  }
+  Future<void> received = [&] {
+    try {
+      return handler.data_received(chunk);
+    } catch (...) {
+      return make_exceptional_future<void>(std::current_exception());
+    }
+  }();
+  if (!received.done()) return received;
+  if (auto error = received.exception()) {
+    // The handler refused the body (e.g. HTTPError(413)): its error ends the request, and the
+    // rest of the body is dropped.
+    failed = true;
+    if (handler.body_done_ && !handler.body_done_->done()) handler.body_done_->set_exception(error);
+  }
+  return std::nullopt;
+}
+
+void HandlerAccess::body_finished(RequestHandler& handler) {
+  if (handler.body_done_ && !handler.body_done_->done()) handler.body_done_->set_result();
+}
+
+void HandlerAccess::connection_closed(RequestHandler& handler) {
+  if (handler.connection_closed_) return;
+  handler.connection_closed_ = true;
+  if (handler.body_done_ && !handler.body_done_->done()) {
+    handler.body_done_->set_exception(StreamClosedError());
+  }
+  try {
+    handler.on_connection_close();
+  } catch (...) {
+    log::app_log().error("Exception in on_connection_close for {}: {}",
+                         request_summary(*handler.request_),
+                         log::describe(std::current_exception()));
+  }
+}
+
+}  // namespace detail
+
+}  // namespace squall::web

@@ -18,8 +18,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -1776,6 +1778,280 @@ TEST_F(HTTPServerTest, TenThousandConcurrentKeepAliveConnectionsAreServedOnOneLo
         EXPECT_TRUE(co_await eventually([&] { return server_->connection_count() == 0; }, 20s));
       },
       30s);
+}
+
+// ---- bodies from files (HTTPConnection::write_file) ---------------------------------------
+
+/// A temporary file holding `content`, already unlinked; its descriptor closes with it.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view content) : size_(content.size()) {
+    char path[] = "/tmp/squall-httpserver-XXXXXX";
+    fd_ = ::mkostemp(path, O_CLOEXEC);
+    if (fd_ < 0) throw OSError(errno, "mkostemp");
+    ::unlink(path);
+    for (std::size_t done = 0; done < content.size();) {
+      ssize_t n = ::write(fd_, content.data() + done, content.size() - done);
+      if (n <= 0) throw OSError(errno, "write");
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  ~TempFile() { ::close(fd_); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const noexcept { return fd_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  int fd_ = -1;
+  std::size_t size_;
+};
+
+std::string patterned_bytes(std::size_t size, unsigned seed) {
+  std::string data(size, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (char& c : data) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return data;
+}
+
+/// Serves files with HTTPConnection::write_file, each from a descriptor of its own that it
+/// closes as soon as write_file returns. Paths:
+/// - `/big`: the big file whole, with Content-Length (zero-copy);
+/// - `/big-chunked`: "head-", bytes [100, 100 + 5 MiB) of the big file, "-tail", chunked;
+/// - `/small-chunked`: the small file, chunked (small pieces are copied into the batch);
+/// - `/short?n=N`: Content-Length N, from a file shorter than that; keeps flush()'s Future;
+/// - `/rules`, `/not-modified` and HEAD: write_file where write would throw; keeps the errors;
+/// - anything else: "ok:" and the path, with Content-Length.
+class FileApp {
+ public:
+  FileApp()
+      : big_content(patterned_bytes(8u << 20, 1)),
+        big(big_content),
+        small(std::string(1000, 's')) {}
+
+  std::string big_content;
+  TempFile big;
+  TempFile small;
+  std::vector<std::string> errors;
+  std::optional<Future<void>> short_flush;
+
+  void handle(std::shared_ptr<HTTPServerRequest> request) {
+    HTTPConnection& connection = *request->connection;
+    const std::string& path = request->path;
+    HTTPHeaders headers;
+    if (path == "/big" && request->method == "HEAD") {
+      headers.add("Content-Length", std::to_string(big.size()));
+      connection.write_headers(ResponseStartLine{}, headers);
+      record([&] { send_file(connection, big, 0, big.size()); });
+      send_file(connection, big, 0, 0);  // nothing: allowed
+    } else if (path == "/big") {
+      headers.add("Content-Length", std::to_string(big.size()));
+      connection.write_headers(ResponseStartLine{}, headers);
+      send_file(connection, big, 0, big.size());
+    } else if (path == "/big-chunked") {
+      connection.write_headers(ResponseStartLine{}, headers, "head-");
+      send_file(connection, big, 100, 5u << 20);
+      connection.write("-tail");
+    } else if (path == "/small-chunked") {
+      connection.write_headers(ResponseStartLine{}, headers);
+      send_file(connection, small, 0, small.size());
+      send_file(connection, small, 10, 5);
+    } else if (path == "/short") {
+      headers.add("Content-Length", request->query.substr(2));
+      connection.write_headers(ResponseStartLine{}, headers);
+      const std::uint64_t n = std::stoull(request->query.substr(2));
+      const TempFile& file = n > (64u << 10) ? big : small;
+      send_file(connection, file, file.size() - (n - 1), n);  // one byte short
+      short_flush = connection.flush();
+    } else if (path == "/rules") {
+      record([&] { send_file(connection, small, 0, 1); });  // before the head
+      headers.add("Content-Length", "5");
+      connection.write_headers(ResponseStartLine{}, headers);
+      record([&] { send_file(connection, small, 0, 6); });  // past Content-Length
+      record([&] { connection.write_file(-1, 0, 1); });
+      send_file(connection, small, 0, 5);
+      connection.finish();
+      record([&] { send_file(connection, small, 0, 1); });  // after finish
+      return;
+    } else if (path == "/not-modified") {
+      ResponseStartLine line;
+      line.code = 304;
+      connection.write_headers(line, headers);
+      record([&] { send_file(connection, small, 0, 1); });
+    } else {
+      std::string body = "ok:" + path;
+      headers.add("Content-Length", std::to_string(body.size()));
+      connection.write_headers(ResponseStartLine{}, headers, body);
+    }
+    connection.finish();
+  }
+
+ private:
+  static void send_file(HTTPConnection& connection, const TempFile& file, std::uint64_t offset,
+                        std::uint64_t count) {
+    int fd = ::dup(file.fd());
+    try {
+      connection.write_file(fd, offset, count);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);  // the connection keeps what it needs
+  }
+
+  template <class F>
+  void record(F&& attempt) {
+    try {
+      attempt();
+      errors.push_back("(no error)");
+    } catch (const HTTPOutputError& e) {
+      errors.push_back(std::string("HTTPOutputError: ") + e.what());
+    } catch (const ValueError& e) {
+      errors.push_back(std::string("ValueError: ") + e.what());
+    }
+  }
+};
+
+class HTTPServerFileTest : public testing::AsyncTest {
+ protected:
+  void SetUp() override {
+    testing::AsyncTest::SetUp();
+    server_ = std::make_unique<HTTPServer>(
+        [this](std::shared_ptr<HTTPServerRequest> request) { app_.handle(std::move(request)); });
+    server_->listen(0, "127.0.0.1");
+  }
+  std::uint16_t port() const { return server_->addresses().front().port(); }
+
+  FileApp app_;  // declared first: outlives the server
+  std::unique_ptr<HTTPServer> server_;
+};
+
+TEST_F(HTTPServerFileTest, AnEightMebibyteBodyFromAFileArrivesWholeAndTheConnectionGoesOn) {
+  run_sync([&]() -> Future<void> {
+    auto client = co_await RawClient::connect(port());
+    HttpResponse r = co_await client->request("GET /big HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 20s);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.framing, BodyFraming::kContentLength);
+    EXPECT_EQ(r.header_or_absent("Content-Length"), std::to_string(8u << 20));
+    EXPECT_EQ(r.body.size(), app_.big_content.size());
+    EXPECT_TRUE(r.body == app_.big_content);
+    HttpResponse next = co_await client->request("GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(next.body, "ok:/next");
+    EXPECT_TRUE(co_await client->stays_open(50ms));
+  });
+}
+
+TEST_F(HTTPServerFileTest, AChunkedBodyFramesTheFileAsChunksInOrderWithWrites) {
+  run_sync([&]() -> Future<void> {
+    auto client = co_await RawClient::connect(port());
+    HttpResponse r =
+        co_await client->request("GET /big-chunked HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 20s);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.framing, BodyFraming::kChunked);
+    EXPECT_TRUE(r.body == "head-" + app_.big_content.substr(100, 5u << 20) + "-tail");
+    HttpResponse small = co_await client->request("GET /small-chunked HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(small.framing, BodyFraming::kChunked);
+    EXPECT_EQ(small.body, std::string(1000, 's') + std::string(5, 's'));
+  });
+}
+
+TEST_F(HTTPServerFileTest, PipelinedRequestsAroundFileResponsesAreAnsweredInOrder) {
+  const std::string batch =
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /big-chunked HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /small-chunked HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+  run_sync(
+      [&]() -> Future<void> {
+        auto client = co_await RawClient::connect(port());
+        co_await client->send(batch);
+        EXPECT_EQ((co_await client->final_response("GET")).body, "ok:/a");
+        HttpResponse big = co_await client->final_response("GET", 20s);
+        EXPECT_TRUE(big.body == app_.big_content);
+        EXPECT_EQ((co_await client->final_response("GET")).body, "ok:/b");
+        HttpResponse head = co_await client->final_response("HEAD");
+        EXPECT_EQ(head.status, 200);
+        EXPECT_EQ(head.body, "");
+        EXPECT_EQ(head.header_or_absent("Content-Length"), std::to_string(8u << 20));
+        HttpResponse chunked = co_await client->final_response("GET", 20s);
+        EXPECT_TRUE(chunked.body == "head-" + app_.big_content.substr(100, 5u << 20) + "-tail");
+        HttpResponse small = co_await client->final_response("GET");
+        EXPECT_EQ(small.body.size(), 1005u);
+        HttpResponse again = co_await client->final_response("GET", 20s);
+        EXPECT_TRUE(again.body == app_.big_content);
+        EXPECT_EQ((co_await client->final_response("GET")).body, "ok:/c");
+        EXPECT_TRUE(co_await client->stays_open(50ms));
+        EXPECT_EQ(client->pending(), "");
+      },
+      60s);
+  // HEAD has no body: writing one from a file is refused as write refuses it.
+  ASSERT_EQ(app_.errors.size(), 1u);
+  EXPECT_NE(app_.errors[0].find("HTTPOutputError"), std::string::npos) << app_.errors[0];
+}
+
+TEST_F(HTTPServerFileTest, WriteFileKeepsTheRulesOfWrite) {
+  run_sync([&]() -> Future<void> {
+    auto client = co_await RawClient::connect(port());
+    HttpResponse r = co_await client->request("GET /rules HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "sssss");
+    HttpResponse not_modified =
+        co_await client->request("GET /not-modified HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(not_modified.status, 304);
+    EXPECT_EQ(not_modified.body, "");
+    EXPECT_TRUE(co_await client->stays_open(50ms));
+  });
+  ASSERT_EQ(app_.errors.size(), 5u);
+  EXPECT_NE(app_.errors[0].find("HTTPOutputError: write_file before write_headers"),
+            std::string::npos)
+      << app_.errors[0];
+  EXPECT_NE(app_.errors[1].find("HTTPOutputError: Tried to write more data than Content-Length"),
+            std::string::npos)
+      << app_.errors[1];
+  EXPECT_NE(app_.errors[2].find("ValueError"), std::string::npos) << app_.errors[2];
+  EXPECT_NE(app_.errors[3].find("HTTPOutputError: write_file after finish"), std::string::npos)
+      << app_.errors[3];
+  EXPECT_NE(app_.errors[4].find("HTTPOutputError: Tried to write more data than Content-Length"),
+            std::string::npos)
+      << app_.errors[4];
+}
+
+TEST_F(HTTPServerFileTest, AFileShorterThanTheBodyItPromisedClosesTheConnection) {
+  // 100 bytes are copied into the response buffer; 1 MiB goes out with sendfile: both find the
+  // file one byte short, and the connection closes before the body is complete.
+  for (std::uint64_t n : {std::uint64_t{100}, std::uint64_t{1} << 20}) {
+    SCOPED_TRACE(n);
+    app_.short_flush.reset();
+    std::string received;
+    run_sync([&]() -> Future<void> {
+      auto client = co_await RawClient::connect(port());
+      co_await client->send("GET /short?n=" + std::to_string(n) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+      received = co_await client->read_until_close(10s);
+      if (!app_.short_flush) co_return;
+      try {
+        co_await *app_.short_flush;
+        ADD_FAILURE() << "flush() succeeded";
+      } catch (const StreamClosedError& e) {
+        EXPECT_TRUE(e.real_error());
+        EXPECT_NE(std::string(e.what()).find("bytes short of the range"), std::string::npos)
+            << e.what();
+      }
+    });
+    ASSERT_TRUE(app_.short_flush.has_value());
+    if (!received.empty()) {  // never a complete response
+      std::size_t used = 0;
+      EXPECT_THROW(test_support::parse_response(received, "GET", true, used), HttpProtocolError);
+    }
+  }
 }
 
 }  // namespace

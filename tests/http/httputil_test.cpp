@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -535,6 +537,85 @@ TEST(HTTPUtilTest, ParseCookieOfAMegabyteIsLinear) {
   const auto cookies = parse_cookie(header);
   EXPECT_EQ(cookies.size(), 100'000u);
   EXPECT_EQ(cookies.at("k99999"), "v;");
+}
+
+// ---- byte ranges ---------------------------------------------------------------------------
+
+std::optional<RequestRange> range_of(std::optional<std::int64_t> first,
+                                     std::optional<std::int64_t> end) {
+  return RequestRange(first, end);
+}
+
+TEST(HTTPUtilTest, ParseRequestRangeGivesSliceIndexesAsTornadoDoes) {
+  // The examples of Tornado's _parse_request_range.
+  EXPECT_EQ(parse_request_range("bytes=1-2"), range_of(1, 3));
+  EXPECT_EQ(parse_request_range("bytes=6-"), range_of(6, std::nullopt));
+  EXPECT_EQ(parse_request_range("bytes=-6"), range_of(-6, std::nullopt));
+  EXPECT_EQ(parse_request_range("bytes=-0"), range_of(std::nullopt, 0));
+  EXPECT_EQ(parse_request_range("foo=42"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=1-2,6-10"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=0-9"), range_of(0, 10));
+  EXPECT_EQ(parse_request_range("bytes=0-0"), range_of(0, 1));
+}
+
+TEST(HTTPUtilTest, ParseRequestRangeKeepsALastBeforeTheFirstForTheCallerToRefuse) {
+  EXPECT_EQ(parse_request_range("bytes=5-2"), range_of(5, 3));
+}
+
+TEST(HTTPUtilTest, ParseRequestRangeAllowsSpacesAsTornadoDoes) {
+  EXPECT_EQ(parse_request_range(" bytes = 1 - 2 "), range_of(1, 3));
+  EXPECT_EQ(parse_request_range("bytes=\t-5"), range_of(-5, std::nullopt));
+}
+
+TEST(HTTPUtilTest, ParseRequestRangeFollowsRfc9110WhereTornadoStrays) {
+  EXPECT_EQ(parse_request_range("Bytes=0-1"), range_of(0, 2));  // units ignore case
+  EXPECT_EQ(parse_request_range("BYTES=-3"), range_of(-3, std::nullopt));
+  // Tornado gives (None, None), (None, None) and (5, None): not byte-range-specs.
+  EXPECT_EQ(parse_request_range("bytes="), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=-"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=5"), std::nullopt);
+  // Python's int() takes these; a position is digits only.
+  EXPECT_EQ(parse_request_range("bytes=+1-2"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=1_0-20"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=1 0-20"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=0--5"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=0x1-2"), std::nullopt);
+}
+
+TEST(HTTPUtilTest, ParseRequestRangeRefusesOtherShapes) {
+  EXPECT_EQ(parse_request_range(""), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes 0-1"), std::nullopt);
+  EXPECT_EQ(parse_request_range("items=0-1"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=0-1, 3-4"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=-1,-2"), std::nullopt);
+  EXPECT_EQ(parse_request_range("bytes=a-b"), std::nullopt);
+}
+
+TEST(HTTPUtilTest, ParseRequestRangeSaturatesHugePositions) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(parse_request_range("bytes=0-99999999999999999999999"), range_of(0, kMax));
+  EXPECT_EQ(parse_request_range("bytes=99999999999999999999999-"), range_of(kMax, std::nullopt));
+  EXPECT_EQ(parse_request_range("bytes=-99999999999999999999999"), range_of(-kMax, std::nullopt));
+  EXPECT_EQ(parse_request_range("bytes=0-9223372036854775806"), range_of(0, kMax));
+  EXPECT_EQ(parse_request_range("bytes=9223372036854775807-"), range_of(kMax, std::nullopt));
+}
+
+TEST(HTTPUtilTest, FormatContentRangeGivesInclusivePositionsAsTornadoDoes) {
+  // The examples of Tornado's _get_content_range.
+  EXPECT_EQ(format_content_range(std::nullopt, 1, 4), "bytes 0-0/4");
+  EXPECT_EQ(format_content_range(1, 3, 4), "bytes 1-2/4");
+  EXPECT_EQ(format_content_range(std::nullopt, std::nullopt, 4), "bytes 0-3/4");
+  EXPECT_EQ(format_content_range(6, std::nullopt, 10), "bytes 6-9/10");
+  EXPECT_EQ(format_content_range(0, 8LL << 30, 16LL << 30), "bytes 0-8589934591/17179869184");
+}
+
+TEST(HTTPUtilTest, FormatContentRangeRefusesARangeOutsideTheRepresentation) {
+  EXPECT_THROW(format_content_range(-1, 2, 4), ValueError);
+  EXPECT_THROW(format_content_range(2, 2, 4), ValueError);
+  EXPECT_THROW(format_content_range(3, 2, 4), ValueError);
+  EXPECT_THROW(format_content_range(0, 5, 4), ValueError);
+  EXPECT_THROW(format_content_range(std::nullopt, std::nullopt, 0), ValueError);
 }
 
 }  // namespace

@@ -3,13 +3,16 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <openssl/sha.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -17,6 +20,12 @@
 
 #include "squall/core/gen.hpp"
 #include "squall/testing/testing.hpp"
+#include "support/loop_helpers.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+// The sanitizer runtime's count of live heap bytes (GCC ships no header declaring it).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 namespace squall {
 namespace {
@@ -421,6 +430,293 @@ TEST_F(IOStreamTest, AnIdleStreamGivesItsReadBufferBack) {
     EXPECT_EQ(b->read_buffer_size(), 0u);
     EXPECT_EQ(b->read_buffer_capacity(), 0u);  // nothing buffered: nothing held
   });
+}
+
+// ---- write_file ----------------------------------------------------------------------------
+
+std::string random_bytes(std::size_t size, std::uint64_t seed) {
+  std::string data(size, '\0');
+  std::mt19937_64 random(seed);
+  for (std::size_t i = 0; i + 8 <= data.size(); i += 8) {
+    std::uint64_t word = random();
+    std::memcpy(data.data() + i, &word, 8);
+  }
+  return data;
+}
+
+/// A temporary file holding `content`, already unlinked; its descriptor closes with it.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view content) {
+    char path[] = "/tmp/squall-iostream-XXXXXX";
+    fd_ = ::mkostemp(path, O_CLOEXEC);
+    if (fd_ < 0) throw OSError(errno, "mkostemp");
+    ::unlink(path);
+    for (std::size_t done = 0; done < content.size();) {
+      ssize_t n = ::write(fd_, content.data() + done, content.size() - done);
+      if (n <= 0) throw OSError(errno, "write");
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const noexcept { return fd_; }
+  /// Closes the descriptor early (the stream must have made its own copy).
+  void close() {
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Bytes the process holds allocated from the heap now.
+std::size_t allocated_bytes() {
+#if defined(__SANITIZE_ADDRESS__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  struct mallinfo2 info = ::mallinfo2();
+  return info.uordblks + info.hblkhd;
+#endif
+}
+
+/// Descriptors the process has open.
+std::size_t open_descriptors() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+/// The message of a StreamClosedError's real error ("" for anything else).
+template <class T>
+Future<std::string> closed_reason(Future<T> future) {
+  try {
+    co_await future;
+  } catch (const StreamClosedError& e) {
+    if (!e.real_error()) co_return "(closed without an error)";
+    try {
+      std::rethrow_exception(e.real_error());
+    } catch (const std::exception& real) {
+      co_return real.what();
+    }
+  } catch (...) {
+  }
+  co_return "";
+}
+
+TEST_F(IOStreamTest, WriteFileSendsRangesOfAFileInOrderWithOtherWrites) {
+  auto [a, b] = make_pair();
+  const std::string content = random_bytes(5u << 20, 11);
+  TempFile file(content);
+  run_sync([&]() -> Future<void> {
+    Future<std::string> all = b->read_until_close();
+    Future<void> head = a->write("head:");
+    Future<void> body = a->write_file(file.fd(), 1000, 3u << 20);
+    Future<void> middle = a->write(":middle:");
+    Future<void> start = a->write_file(file.fd(), 0, 100);
+    Future<void> tail = a->write(std::string(":tail"));
+    file.close();  // the stream sends from its own descriptor
+    EXPECT_FALSE(body.done());
+    co_await head;
+    co_await body;
+    co_await middle;
+    co_await start;
+    co_await tail;
+    EXPECT_EQ(a->write_buffer_size(), 0u);
+    a->close();
+    std::string got = co_await all;
+    const std::string expected =
+        "head:" + content.substr(1000, 3u << 20) + ":middle:" + content.substr(0, 100) + ":tail";
+    EXPECT_EQ(got.size(), expected.size());
+    EXPECT_TRUE(got == expected);
+  });
+}
+
+TEST_F(IOStreamTest, AFileThatFitsTheSocketIsSentAtOnce) {
+  auto [a, b] = make_pair();
+  const std::string content = random_bytes(10'000, 12);
+  TempFile file(content);
+  const std::size_t descriptors = open_descriptors();
+  Future<void> sent = a->write_file(file.fd(), 0, content.size());
+  EXPECT_TRUE(sent.done());
+  EXPECT_FALSE(a->writing());
+  EXPECT_EQ(open_descriptors(), descriptors);  // nothing waited: no duplicate was made
+  run_sync([&]() -> Future<void> { EXPECT_EQ(co_await b->read_bytes(content.size()), content); });
+}
+
+TEST_F(IOStreamTest, WriteFileToASlowReaderWaitsAndHoldsNoFileInMemory) {
+  auto [a, b] = make_pair();
+  const std::string content = random_bytes(32u << 20, 13);
+  TempFile file(content);
+  std::string received;
+  received.reserve(content.size());
+  run_sync(
+      [&]() -> Future<void> {
+        std::vector<char> piece(64 << 10);
+        const std::size_t baseline = allocated_bytes();
+        std::size_t peak = baseline;
+        Future<void> sent = a->write_file(file.fd(), 0, content.size());
+        co_await test_support::iterations(3);
+        // The kernel took what its buffers hold; the rest waits for the reader.
+        EXPECT_FALSE(sent.done());
+        EXPECT_GT(a->write_buffer_size(), content.size() / 2);
+        while (received.size() < content.size()) {
+          std::size_t n = co_await b->read_into(piece, true);
+          received.append(piece.data(), n);
+          peak = std::max(peak, allocated_bytes());
+          co_await test_support::next_iteration();  // a slow reader: one piece per iteration
+        }
+        co_await sent;
+        EXPECT_LT(peak - baseline, std::size_t{256} << 10) << "the file went through memory";
+      },
+      60s);
+  EXPECT_TRUE(received == content);
+}
+
+TEST_F(IOStreamTest, FileBytesDoNotCountAgainstTheWriteBufferLimit) {
+  IOStreamOptions limited;
+  limited.max_write_buffer_size = 64 << 10;
+  auto [a, b] = make_pair(limited);
+  const std::string content = random_bytes(8u << 20, 14);
+  TempFile file(content);
+  run_sync([&]() -> Future<void> {
+    Future<void> sent = a->write_file(file.fd(), 0, content.size());
+    EXPECT_FALSE(sent.done());
+    EXPECT_GT(a->write_buffer_size(), limited.max_write_buffer_size);
+    Future<void> after = a->write(std::string(1000, 'a'));  // memory: well within the limit
+    EXPECT_FALSE(after.done());                             // queued behind the file, not refused
+    std::string got = co_await b->read_bytes(content.size() + 1000);
+    co_await after;
+    EXPECT_TRUE(got == content + std::string(1000, 'a'));
+  });
+}
+
+TEST_F(IOStreamTest, AFileTruncatedWhileItIsSentClosesTheStreamWithAnError) {
+  auto [a, b] = make_pair();
+  const std::string content = random_bytes(4u << 20, 15);
+  TempFile file(content);
+  run_sync([&]() -> Future<void> {
+    Future<void> sent = a->write_file(file.fd(), 0, content.size());
+    EXPECT_FALSE(sent.done());
+    EXPECT_EQ(::ftruncate(file.fd(), 1 << 20), 0);
+    Future<std::string> all = b->read_until_close();
+    std::string reason = co_await closed_reason(sent);
+    EXPECT_NE(reason.find("bytes short of the range"), std::string::npos) << reason;
+    EXPECT_TRUE(a->closed());
+    std::string got = co_await all;
+    EXPECT_TRUE(got == content.substr(0, 1 << 20)) << got.size();
+  });
+}
+
+TEST_F(IOStreamTest, ARangePastTheEndOfTheFileSendsWhatThereIsThenCloses) {
+  auto [a, b] = make_pair();
+  TempFile file("0123456789");
+  run_sync([&]() -> Future<void> {
+    Future<std::string> all = b->read_until_close();
+    Future<void> sent = a->write_file(file.fd(), 4, 10);
+    std::string reason = co_await closed_reason(sent);
+    EXPECT_NE(reason.find("ended at byte 10, 4 bytes short"), std::string::npos) << reason;
+    EXPECT_EQ(co_await all, "456789");
+  });
+}
+
+TEST_F(IOStreamTest, WriteFileOnAClosedStreamFailsWithStreamClosedError) {
+  auto [a, b] = make_pair();
+  TempFile file("data");
+  a->close();
+  run_sync([&]() -> Future<void> {
+    EXPECT_THROW(co_await a->write_file(file.fd(), 0, 4), StreamClosedError);
+  });
+}
+
+TEST_F(IOStreamTest, AQueuedFileFailsAndItsDuplicateIsClosedWhenThePeerGoes) {
+  auto [a, b] = make_pair();
+  const std::string content = random_bytes(8u << 20, 16);
+  TempFile file(content);
+  const std::size_t descriptors = open_descriptors();
+  run_sync([&]() -> Future<void> {
+    Future<void> sent = a->write_file(file.fd(), 0, content.size());
+    EXPECT_FALSE(sent.done());
+    EXPECT_EQ(open_descriptors(), descriptors + 1);  // the stream's duplicate
+    b->close();  // a sendfile now would meet EPIPE (SIGPIPE is ignored: the test lives on)
+    EXPECT_THROW(co_await sent, StreamClosedError);
+    EXPECT_TRUE(a->closed());
+    EXPECT_EQ(open_descriptors(), descriptors - 2);  // both sockets and the duplicate are gone
+  });
+}
+
+TEST_F(IOStreamTest, TheDuplicateIsClosedOnceTheFileIsSent) {
+  auto [a, b] = make_pair();
+  const std::string content = random_bytes(4u << 20, 17);
+  TempFile file(content);
+  const std::size_t descriptors = open_descriptors();
+  run_sync([&]() -> Future<void> {
+    Future<void> sent = a->write_file(file.fd(), 0, content.size());
+    EXPECT_FALSE(sent.done());
+    std::string got = co_await b->read_bytes(content.size());
+    co_await sent;
+    EXPECT_EQ(open_descriptors(), descriptors);
+    EXPECT_TRUE(got == content);
+  });
+}
+
+TEST_F(IOStreamTest, AnEmptyRangeCompletesInTurn) {
+  auto [a, b] = make_pair();
+  TempFile file("x");
+  run_sync([&]() -> Future<void> {
+    EXPECT_TRUE(a->write_file(file.fd(), 1, 0).done());  // nothing queued: done at once
+    const std::string big(4 << 20, 'q');
+    Future<void> first = a->write(big);
+    Future<void> empty = a->write_file(file.fd(), 0, 0);
+    EXPECT_FALSE(empty.done());  // after the write before it
+    EXPECT_EQ((co_await b->read_bytes(big.size())).size(), big.size());
+    co_await first;
+    co_await empty;
+  });
+}
+
+TEST_F(IOStreamTest, WriteFileRefusesABadDescriptorOrRange) {
+  auto [a, b] = make_pair();
+  TempFile file("x");
+  EXPECT_THROW(static_cast<void>(a->write_file(-1, 0, 1)), ValueError);
+  EXPECT_THROW(static_cast<void>(a->write_file(file.fd(), UINT64_MAX, 1)), ValueError);
+  EXPECT_THROW(static_cast<void>(a->write_file(file.fd(), 1, INT64_MAX)), ValueError);
+  EXPECT_FALSE(a->closed());
+}
+
+TEST_F(IOStreamTest, WriteFileThroughAPipeArrivesIntact) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  auto reader = std::make_unique<IOStream>(fds[0]);
+  auto writer = std::make_unique<IOStream>(fds[1]);
+  const std::string content = random_bytes(3u << 20, 18);
+  TempFile file(content);
+  run_sync([&]() -> Future<void> {
+    Future<std::string> all = reader->read_until_close();
+    co_await writer->write_file(file.fd(), 0, content.size());
+    writer->close();
+    EXPECT_TRUE(co_await all == content);
+  });
+}
+
+// sendfile refuses some inputs (procfs files cannot be spliced): the stream reads them instead.
+TEST_F(IOStreamTest, AFileSendfileRefusesIsReadInPiecesInstead) {
+  int status = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(status, 0);
+  char expected[5];
+  ASSERT_EQ(::pread(status, expected, sizeof expected, 0), 5);  // "Name:"
+  auto [a, b] = make_pair();
+  run_sync([&]() -> Future<void> {
+    co_await a->write_file(status, 0, sizeof expected);
+    EXPECT_EQ(co_await b->read_bytes(sizeof expected), std::string(expected, sizeof expected));
+  });
+  ::close(status);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -22,6 +24,11 @@
 #include "squall/net/iostream.hpp"
 #include "squall/testing/testing.hpp"
 #include "squall/util/log.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+// The sanitizer runtime's count of live heap bytes (GCC ships no header declaring it).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 namespace squall {
 namespace {
@@ -673,6 +680,115 @@ TEST_F(SSLIOStreamTest, ABadCertfilePathIsAnErrorNamingTheFile) {
   client = client_options();
   client.alpn_protocols = {""};
   EXPECT_THROW(ssl_options_to_context(client, false), ValueError);
+}
+
+// ---- write_file ----------------------------------------------------------------------------
+
+/// A temporary file holding `content`, already unlinked; its descriptor closes with it.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view content) {
+    char path[] = "/tmp/squall-ssl-file-XXXXXX";
+    fd_ = ::mkostemp(path, O_CLOEXEC);
+    if (fd_ < 0) throw OSError(errno, "mkostemp");
+    ::unlink(path);
+    for (std::size_t done = 0; done < content.size();) {
+      ssize_t n = ::write(fd_, content.data() + done, content.size() - done);
+      if (n <= 0) throw OSError(errno, "write");
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  ~TempFile() { ::close(fd_); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Bytes the process holds allocated from the heap now.
+std::size_t allocated_bytes() {
+#if defined(__SANITIZE_ADDRESS__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  struct mallinfo2 info = ::mallinfo2();
+  return info.uordblks + info.hblkhd;
+#endif
+}
+
+TEST_F(SSLIOStreamTest, WriteFileSendsAFileOverTlsInOrderWithOtherWrites) {
+  auto [server, client] = make_tls_pair(server_options(), client_options());
+  const std::string content = random_bytes(6u << 20, 21);
+  TempFile file(content);
+  run_sync([&]() -> Future<void> {
+    // Issued before the handshake: the file waits for it, behind the write before it.
+    Future<void> head = server->write("head:");
+    Future<void> body = server->write_file(file.fd(), 12345, 5u << 20);
+    Future<void> tail = server->write(":tail");
+    const std::size_t size = 5 + (5u << 20) + 5;
+    std::string got;
+    got.reserve(size);
+    while (got.size() < size) got += co_await client->read_bytes(size - got.size(), true);
+    co_await all_of(head, body, tail);
+    EXPECT_EQ(got.size(), size);
+    EXPECT_TRUE(got == "head:" + content.substr(12345, 5u << 20) + ":tail");
+  });
+}
+
+TEST_F(SSLIOStreamTest, WriteFileOverTlsToASlowReaderWaitsWithBoundedMemory) {
+  auto [server, client] = make_tls_pair(server_options(), client_options());
+  const std::string content = random_bytes(16u << 20, 22);
+  TempFile file(content);
+  std::string received;
+  received.reserve(content.size());
+  run_sync(
+      [&]() -> Future<void> {
+        co_await all_of(server->wait_for_handshake(), client->wait_for_handshake());
+        std::vector<char> piece(64 << 10);
+        const std::size_t baseline = allocated_bytes();
+        std::size_t peak = baseline;
+        Future<void> sent = server->write_file(file.fd(), 0, content.size());
+        EXPECT_FALSE(sent.done());
+        EXPECT_GT(server->write_buffer_size(), content.size() / 2);
+        while (received.size() < content.size()) {
+          std::size_t n = co_await client->read_into(piece, true);
+          received.append(piece.data(), n);
+          peak = std::max(peak, allocated_bytes());
+          co_await gen::moment;  // a slow reader: a piece at a time, letting the writer run
+        }
+        co_await sent;
+        EXPECT_LT(peak - baseline, std::size_t{1} << 20) << "the file went through memory";
+      },
+      120s);
+  EXPECT_TRUE(received == content);
+}
+
+TEST_F(SSLIOStreamTest, AFileShorterThanItsRangeClosesTheTlsStreamWithAnError) {
+  auto [server, client] = make_tls_pair(server_options(), client_options());
+  TempFile file("0123456789");
+  run_sync([&]() -> Future<void> {
+    Future<std::string> all = client->read_until_close();
+    std::exception_ptr error = co_await failure_of(server->write_file(file.fd(), 2, 20));
+    EXPECT_NE(real_error_message(error).find("ended at byte 10, 12 bytes short"), std::string::npos)
+        << real_error_message(error);
+    EXPECT_TRUE(server->closed());
+    EXPECT_EQ(co_await all, "23456789");  // what there was, then an orderly TLS close
+  });
+}
+
+TEST_F(SSLIOStreamTest, AQueuedFileFailsWithStreamClosedErrorWhenTheStreamCloses) {
+  auto [server, client] = make_tls_pair(server_options(), client_options());
+  const std::string content = random_bytes(4u << 20, 23);
+  TempFile file(content);
+  run_sync([&]() -> Future<void> {
+    co_await all_of(server->wait_for_handshake(), client->wait_for_handshake());
+    Future<void> sent = server->write_file(file.fd(), 0, content.size());
+    EXPECT_FALSE(sent.done());  // the client reads nothing
+    server->close();
+    EXPECT_THROW(co_await sent, StreamClosedError);
+    EXPECT_THROW(co_await server->write_file(file.fd(), 0, 1), StreamClosedError);
+  });
 }
 
 }  // namespace

@@ -1,14 +1,15 @@
 #pragma once
 /// \file
 /// HTTP helpers shared by clients and servers (Tornado's `httputil`): the `HTTPHeaders` multi-map,
-/// the errors of the HTTP layer, URL and query-string helpers, HTTP dates, reason phrases and the
-/// `Cookie` request header.
+/// the errors of the HTTP layer, URL and query-string helpers, HTTP dates, reason phrases, the
+/// `Cookie` request header and byte ranges (`Range`, `Content-Range`).
 ///
 /// Strings are bytes: nothing here decodes or checks UTF-8. Every function runs in time linear in
 /// its input (`HTTPHeaders` lookups take constant expected time).
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -223,6 +224,29 @@ std::string_view reason_phrase(int code) noexcept;
 /// value in double quotes loses them and its backslash escapes (`\"`, `\\`, octal `\073`); a later
 /// pair replaces an earlier one of the same name. Never throws (other than `std::bad_alloc`).
 std::map<std::string, std::string> parse_cookie(std::string_view header);
+
+/// A byte range of a `Range` header: `[first, end)` as slice indexes, either side unset when the
+/// header leaves it open; a negative `first` counts from the end (a suffix).
+using RequestRange = std::pair<std::optional<std::int64_t>, std::optional<std::int64_t>>;
+
+/// Parses a `Range` header of one byte range as Tornado's `_parse_request_range`, into slice
+/// indexes: `bytes=0-9` gives (0, 10), `bytes=5-` (5, unset), `bytes=-5` the last five bytes
+/// (-5, unset), `bytes=-0` (unset, 0), which no representation satisfies, and `bytes=5-2` (5, 3),
+/// which the caller refuses with 416 as Tornado does (RFC 9110 lets a server reject or ignore
+/// it). Returns nullopt, for the caller to ignore the header, for another unit or several ranges.
+/// Where Tornado strays from RFC 9110 §14.1 this follows the RFC: the unit is matched without
+/// regard to case, positions are ASCII digits only (no sign, '_' or inner spaces), and
+/// `bytes=`, `bytes=-` and `bytes=5` are invalid (nullopt) where Tornado gives (unset, unset) and
+/// (5, unset). Spaces and tabs around the unit, the '=' and the positions are allowed, as
+/// Tornado allows them. Positions past `INT64_MAX` are taken as `INT64_MAX` (the caller caps
+/// them at the size anyway).
+std::optional<RequestRange> parse_request_range(std::string_view range_header);
+
+/// The `Content-Range` value of the slice `[start, end)` of a representation of `total` bytes, as
+/// Tornado's `_get_content_range`: "bytes 0-9/100"; an unset `start` is 0 and an unset `end` is
+/// `total`. Throws ValueError unless `0 <= start < end <= total`.
+std::string format_content_range(std::optional<std::int64_t> start, std::optional<std::int64_t> end,
+                                 std::int64_t total);
 
 }  // namespace httputil
 }  // namespace squall

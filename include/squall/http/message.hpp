@@ -61,6 +61,16 @@ class HTTPConnection {
   /// Writes a piece of the body. Throws HTTPOutputError before the headers, after `finish`, or
   /// past the Content-Length the headers gave (or any body for HEAD, 204 and 304).
   virtual void write(std::string_view chunk) = 0;
+  /// Writes `count` bytes of the file `fd` from `offset` as a piece of the body, in order with
+  /// `write`, under the same rules (counted against Content-Length, a chunk of its own when the
+  /// body is chunked, nothing for HEAD, 204 and 304). The bytes go out with
+  /// `IOStream::write_file` (zero-copy on a plain connection); small ones are copied into the
+  /// response buffer. `fd` may be closed once the call returns; `flush()` tells when the bytes
+  /// have gone. A file that turns out shorter than `count` closes the connection (`flush()`
+  /// then fails with StreamClosedError naming the cause). Throws as `write`, and ValueError for
+  /// a negative `fd`. The default implementation reads the file in pieces and calls `write`
+  /// (a short file closes the connection and throws the cause).
+  virtual void write_file(int fd, std::uint64_t offset, std::uint64_t count);
   /// Completes once everything written so far has been handed to the kernel.
   virtual Future<void> flush() = 0;
   /// Ends the response. Throws HTTPOutputError if fewer bytes than the Content-Length were

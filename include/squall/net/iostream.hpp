@@ -9,6 +9,8 @@
 ///   the buffered data satisfies is done at once (its Future is done when returned).
 /// - Writes queue in order; `write` returns a Future that completes once that data (and all
 ///   before it) has been handed to the kernel, so a writer that awaits it gets backpressure.
+///   `write_file` queues a piece of a file the same way, sent without a copy (sendfile(2)) where
+///   the stream allows it.
 /// - After the stream closes, pending and later reads and writes fail with StreamClosedError,
 ///   whose `real_error()` is what closed it (a reset connection, a full buffer...), if anything.
 ///   A pending `read_until_close`, or a partial read, first gets the data still buffered.
@@ -70,7 +72,8 @@ struct IOStreamOptions {
   std::size_t max_buffer_size = std::size_t{100} << 20;
   /// Bytes asked of the kernel per read.
   std::size_t read_chunk_size = std::size_t{64} << 10;
-  /// Most bytes queued for writing; past it `write` fails with StreamBufferFullError.
+  /// Most bytes held in memory for writing; past it `write` fails with StreamBufferFullError.
+  /// What `write_file` queues is read from its file as it is sent, and does not count.
   std::size_t max_write_buffer_size = SIZE_MAX;
 };
 
@@ -178,6 +181,20 @@ class IOStream {
   /// Queues `data` without copying it: the caller keeps it alive and unchanged until the Future
   /// is done (the contract of read_into's buffer). For large buffers sent again and again.
   Future<void> write_borrowed(std::span<const char> data);
+  /// Queues `count` bytes of the file `fd` from `offset`, in order with the other writes; the
+  /// Future completes once the last of them is handed to the kernel (backpressure, as `write`).
+  /// A plain stream sends them with sendfile(2), never through user space; a TLS stream (and a
+  /// file sendfile refuses, such as one of procfs) reads them in 64 KiB pieces through one
+  /// buffer. Memory stays bounded either way, whatever `count`. The stream sends from its own
+  /// duplicate of `fd` (made when the data cannot all go at once), so the caller may close `fd`
+  /// as soon as the call returns; the file's own offset is neither used nor moved. A file that
+  /// ends before `offset + count` (truncated meanwhile), or fails to read, closes the stream
+  /// with an Error saying so: what went out can no longer be framed. Throws ValueError for a
+  /// negative `fd` or a range past the largest file offset. Fails with StreamClosedError on a
+  /// closed stream, and with OSError if no descriptor is left for the duplicate (the stream is
+  /// closed too if part of the file was sent already). SIGPIPE is ignored from the first call on
+  /// a socket, as it is for pipes (sendfile has no MSG_NOSIGNAL), if its handler is the default.
+  Future<void> write_file(int fd, std::uint64_t offset, std::uint64_t count);
 
   /// Connects the stream's socket to `address`; the Future completes once connected (an
   /// SSLIOStream's once its handshake has completed too).
@@ -213,7 +230,7 @@ class IOStream {
   void set_nodelay(bool value);
   int fileno() const noexcept { return fd_; }
   const IOStreamOptions& options() const noexcept { return options_; }
-  /// Bytes buffered for reading; bytes queued for writing.
+  /// Bytes buffered for reading; bytes queued for writing (file bytes of `write_file` included).
   std::size_t read_buffer_size() const noexcept { return read_buffer_.size(); }
   std::size_t write_buffer_size() const noexcept { return write_buffer_size_; }
   /// Bytes of memory the read buffer holds: 0 while nothing is buffered (an idle stream).
@@ -225,6 +242,10 @@ class IOStream {
   virtual ssize_t read_from_fd(std::span<char> buffer);
   /// Writes some of `iov`: the count, or -1 with errno set.
   virtual ssize_t write_to_fd(const iovec* iov, int count);
+  /// Whether `write_file` may hand file bytes to the descriptor with sendfile(2), bypassing
+  /// `write_to_fd`. A stream that overrides `write_to_fd` to transform the bytes (TLS) says no:
+  /// its files are read into a buffer and written through `write_to_fd`.
+  virtual bool can_sendfile() const noexcept { return true; }
   /// The events to watch, given those the pending reads, writes and connect need (`wanted`): a
   /// TLS stream adds what its handshake waits for, and drops WRITE while the handshake waits for
   /// the peer (a queued write would otherwise wake the loop again and again).
@@ -266,6 +287,9 @@ class IOStream {
   void fail_pending(const std::exception_ptr& error);
   void finish_close();
   Future<void> queue_write(std::string&& data, std::span<const char> borrowed = {});
+  /// Sends what it can of the file chunk at the front of the queue, popping it once all is sent;
+  /// false while the descriptor takes no more, or if the stream closed.
+  bool write_file_chunk();
   /// Writes what the descriptor takes of `data` now (nothing is queued); gives the count sent.
   /// Closes the stream on an error other than EAGAIN.
   std::size_t write_now(std::string_view data);
@@ -294,17 +318,25 @@ class IOStream {
     std::uint64_t end;  // the write is flushed once bytes_written_ reaches this
     Future<void> future;
   };
-  /// Queued data: owned (`text`), or borrowed from the caller (`borrowed`, while non-null).
+  /// A piece of a file queued by write_file (defined in iostream.cpp).
+  struct FileSource;
+  struct FileSourceFree {
+    void operator()(FileSource* file) const noexcept;
+  };
+  /// Queued data: owned (`text`), borrowed from the caller (`borrowed`, while non-null), or read
+  /// from a file as it is sent (`file`, while non-null; `data()` and `size()` do not apply).
   struct WriteChunk {
     std::string text;
     const char* borrowed = nullptr;
     std::size_t borrowed_size = 0;
+    std::unique_ptr<FileSource, FileSourceFree> file;
     const char* data() const noexcept { return borrowed ? borrowed : text.data(); }
     std::size_t size() const noexcept { return borrowed ? borrowed_size : text.size(); }
   };
   detail::Fifo<WriteChunk> write_chunks_;
   std::size_t write_offset_ = 0;  // bytes of write_chunks_.front() already written
   std::size_t write_buffer_size_ = 0;
+  std::uint64_t file_bytes_queued_ = 0;  // the part of write_buffer_size_ still in files
   std::uint64_t bytes_queued_ = 0;
   std::uint64_t bytes_written_ = 0;
   detail::Fifo<PendingWrite> pending_writes_;
@@ -447,6 +479,8 @@ class SSLIOStream : public IOStream {
   /// IOStream for each contract. Reads and writes wait (EAGAIN) until the handshake is done.
   ssize_t read_from_fd(std::span<char> buffer) override;
   ssize_t write_to_fd(const iovec* iov, int count) override;
+  /// Never: file bytes must be encrypted, so they go through SSL_write.
+  bool can_sendfile() const noexcept override { return false; }
   std::uint32_t events_to_watch(std::uint32_t wanted) const noexcept override;
   void handle_events(std::uint32_t events) override;
   void close_fd() noexcept override;
