@@ -3,7 +3,7 @@
 # timings on a shared machine): the server runs under valgrind twice, serving N1 and then N2
 # requests pipelined 16 deep on one connection, and the difference of the two totals is divided
 # by N2 - N1 (start-up and shutdown cancel out). Needs valgrind and python3.
-#   bench/http_callgrind.sh [SERVER_BINARY] [DEPTH]
+#   bench/http_callgrind.sh [SERVER_BINARY] [DEPTH]   (SERVER_ARGS="--web" for the web layer)
 set -euo pipefail
 server="${1:-build/release/bench/http_bench_server}"
 depth="${2:-16}"
@@ -31,7 +31,7 @@ PY
 }
 
 run() {  # run N: prints the total instructions of a server run serving N requests
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" "$server" --port "$port" \
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" "$server" --port "$port" ${SERVER_ARGS:-} \
     >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 100); do

@@ -23,6 +23,11 @@ namespace detail {
 /// them a second time.
 struct HTTPHeadersAccess {
   static void add_validated(HTTPHeaders& headers, std::string_view name, std::string_view value);
+  /// The first value of `name`, without a copy; null if absent.
+  static const std::string* first_value(const HTTPHeaders& headers, std::string_view name) {
+    const std::size_t found = headers.find(name);
+    return found == HTTPHeaders::kNotFound ? nullptr : &headers.fields_[found].first;
+  }
   /// Calls `fn(name, value)` for each field in iteration order, without the iterator's steps.
   template <class Fn>
   static void for_each_field(const HTTPHeaders& headers, Fn&& fn) {

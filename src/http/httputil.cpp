@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "http/http1_parser.hpp"
+#include "http/text.hpp"
 
 namespace squall {
 namespace {
@@ -28,14 +30,32 @@ std::string_view strip(std::string_view s, std::string_view chars) {
   return s.substr(first, last - first + 1);
 }
 
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+using http_text::ascii_lower;
+using http_text::iequals;
+
+// Whether any of the 8 bytes of `word` is a control character (below 0x20, tab included) or
+// DEL: the usual "has a byte less than n" bit trick, bytes of 0x80 and above never flagged.
+constexpr bool has_control_byte(std::uint64_t word) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighs;
+  const std::uint64_t del = word ^ (kOnes * 0x7f);
+  const std::uint64_t is_del = (del - kOnes) & ~del & kHighs;
+  return (below_space | is_del) != 0;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+// Whether a header value may be written as it is: the common case, eight bytes at a time.
+bool value_is_clean(std::string_view value) noexcept {
+  const char* p = value.data();
+  std::size_t n = value.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    if (has_control_byte(word)) return false;  // maybe only a tab: the slow path decides
+  }
+  for (; n > 0; ++p, --n) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
 }
@@ -83,6 +103,7 @@ void check_name(std::string_view name, std::string_view context) {
 
 template <class ErrorType>
 void check_value(std::string_view value, std::string_view context) {
+  if (value_is_clean(value)) return;
   if (std::none_of(value.begin(), value.end(),
                    [](char ch) { return is_forbidden_in_value(static_cast<unsigned char>(ch)); })) {
     return;

@@ -16,6 +16,7 @@ inline char ascii_lower(char c) noexcept {
 /// Equal without regard to ASCII case.
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // names mostly come in one spelling: one memcmp
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }

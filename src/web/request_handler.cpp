@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/http1_parser.hpp"
 #include "squall/net/iostream.hpp"
 #include "squall/util/escape.hpp"
 #include "squall/util/log.hpp"
@@ -233,8 +234,9 @@ void RequestHandler::log_exception(const std::exception_ptr& error) {
 
 void RequestHandler::clear() {
   headers_.clear();
-  headers_.add("Server", kServerHeader);
-  headers_.add("Content-Type", kDefaultContentType);
+  // Constants known to be valid: no need to check them on every request.
+  squall::detail::HTTPHeadersAccess::add_validated(headers_, "Server", kServerHeader);
+  squall::detail::HTTPHeadersAccess::add_validated(headers_, "Content-Type", kDefaultContentType);
   write_buffer_.clear();
   status_code_ = 200;
   reason_.clear();
@@ -470,11 +472,21 @@ void RequestHandler::write_error(int status_code, const std::exception_ptr& erro
 // --- ETags --------------------------------------------------------------------------------------
 
 std::optional<std::string> RequestHandler::compute_etag() {
-  static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  // One digest context per thread, reused: making one per response costs more than the hash.
+  struct Sha1 {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    EVP_MD_CTX* context = EVP_MD_CTX_new();
+    ~Sha1() {
+      EVP_MD_CTX_free(context);
+      EVP_MD_free(md);
+    }
+  };
+  static thread_local Sha1 sha1;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (!sha1 ||
-      EVP_Digest(write_buffer_.data(), write_buffer_.size(), digest, &length, sha1, nullptr) != 1) {
+  if (!sha1.md || !sha1.context || EVP_DigestInit_ex2(sha1.context, sha1.md, nullptr) != 1 ||
+      EVP_DigestUpdate(sha1.context, write_buffer_.data(), write_buffer_.size()) != 1 ||
+      EVP_DigestFinal_ex(sha1.context, digest, &length) != 1) {
     return std::nullopt;
   }
   static constexpr char kHex[] = "0123456789abcdef";
@@ -491,9 +503,12 @@ void RequestHandler::set_etag_header() {
 }
 
 bool RequestHandler::check_etag_header() const {
-  auto computed = headers_.get("Etag");
-  auto header = request_->headers.get("If-None-Match");
-  if (!computed || computed->empty() || !header) return false;
+  using squall::detail::HTTPHeadersAccess;
+  // Most requests have no If-None-Match: look at it first, and at neither through a copy.
+  if (!HTTPHeadersAccess::first_value(request_->headers, "If-None-Match")) return false;
+  const std::string* computed = HTTPHeadersAccess::first_value(headers_, "Etag");
+  if (!computed || computed->empty()) return false;
+  const std::optional<std::string> header = request_->headers.get("If-None-Match");  // all lines
   auto strip_weak = [](std::string_view tag) {
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     return tag;

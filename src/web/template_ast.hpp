@@ -64,6 +64,27 @@ enum class CompareOp : std::uint8_t {
   kIsNot,
 };
 
+// The methods of strings and dicts, resolved when parsing so a call does not compare names.
+enum class Method : std::uint8_t {
+  kUnknown,  // fails when called
+  kUpper,
+  kLower,
+  kCapitalize,
+  kStrip,
+  kLstrip,
+  kRstrip,
+  kStartswith,
+  kEndswith,
+  kReplace,
+  kSplit,
+  kJoin,
+  kFind,
+  kGet,
+  kItems,
+  kKeys,
+  kValues,
+};
+
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -72,7 +93,8 @@ struct Expr {
 
   ExprKind kind;
   BinaryOp binary_op = BinaryOp::kAdd;
-  int depth = 1;  // of the subtree, bounded by kMaxNesting
+  Method method = Method::kUnknown;  // kMethod
+  int depth = 1;                     // of the subtree, bounded by kMaxNesting
   std::string name;
   json literal;
   std::vector<ExprPtr> operands;

@@ -409,129 +409,173 @@ json split(const std::string& s, std::span<Value> args) {
   return out;
 }
 
-Value string_method(const std::string& s, std::string_view name, std::span<Value> args,
-                    const CallContext& context) {
-  if (name == "upper" || name == "lower") {
-    expect_arguments(name, args, 0, 0);
-    std::string out = s;
-    for (char& c : out) {
-      if (name == "upper" && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      if (name == "lower" && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return Value(json(std::move(out)));
+std::string change_case(const std::string& s, Method method) {
+  std::string out = s;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    char& c = out[i];
+    bool upper = method == Method::kUpper || (method == Method::kCapitalize && i == 0);
+    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  if (name == "capitalize") {
-    expect_arguments(name, args, 0, 0);
-    std::string out = s;
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      char& c = out[i];
-      if (i == 0 && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      if (i > 0 && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return Value(json(std::move(out)));
-  }
-  if (name == "strip") return Value(json(strip_chars(s, args, true, true, name)));
-  if (name == "lstrip") return Value(json(strip_chars(s, args, true, false, name)));
-  if (name == "rstrip") return Value(json(strip_chars(s, args, false, true, name)));
-  if (name == "startswith" || name == "endswith") {
-    expect_arguments(name, args, 1, 1);
-    const std::string& affix = expect_string(name, args[0].get());
-    std::string_view view(s);
-    return Value(json(name == "startswith" ? view.starts_with(affix) : view.ends_with(affix)));
-  }
-  if (name == "replace") {
-    expect_arguments(name, args, 2, 3);
-    const std::string& old_text = expect_string(name, args[0].get());
-    const std::string& new_text = expect_string(name, args[1].get());
-    std::int64_t count = args.size() > 2 ? to_integer(args[2].get(), "replace()") : -1;
-    std::string out;
-    std::size_t start = 0;
-    std::int64_t done = 0;
-    if (old_text.empty()) {
-      // Python inserts the new text around every character.
-      for_each_character(s, [&](std::string_view character) {
-        if (count < 0 || done < count) {
-          out += new_text;
-          ++done;
-        }
-        out += character;
-        check_size(out.size(), context.max_size);
-      });
-      if (count < 0 || done < count) out += new_text;
-      return Value(json(std::move(out)));
-    }
-    while (count < 0 || done < count) {
-      std::size_t found = s.find(old_text, start);
-      if (found == std::string::npos) break;
-      out.append(s, start, found - start);
-      out += new_text;
-      check_size(out.size(), context.max_size);
-      start = found + old_text.size();
-      ++done;
-    }
-    out.append(s, start, std::string::npos);
-    return Value(json(std::move(out)));
-  }
-  if (name == "split") return Value(split(s, args));
-  if (name == "join") {
-    expect_arguments(name, args, 1, 1);
-    std::string out;
-    std::size_t index = 0;
-    auto append = [&](const json& item) {
-      if (!item.is_string()) {
-        throw EvalError("sequence item " + std::to_string(index) + ": expected str instance, " +
-                        std::string(type_name(item)) + " found");
-      }
-      if (index++ > 0) out += s;
-      out += item.get_ref<const std::string&>();
-      check_size(out.size(), context.max_size);
-    };
-    const json& items = args[0].get();
-    if (items.is_array()) {
-      for (const auto& item : items) append(item);
-    } else {
-      for_each_item(args[0], [&](json&& item) { append(item); });
-    }
-    return Value(json(std::move(out)));
-  }
-  if (name == "find") {
-    expect_arguments(name, args, 1, 1);
-    std::size_t found = s.find(expect_string(name, args[0].get()));
-    if (found == std::string::npos) return Value(json(-1));
-    return Value(json(utf8_length(std::string_view(s).substr(0, found))));
-  }
-  no_method(json(s), name);
+  return out;
 }
 
-Value dict_method(Value&& receiver, std::string_view name, std::span<Value> args) {
-  const json& dict = receiver.get();
-  if (name == "get") {
-    expect_arguments(name, args, 1, 2);
-    const json& key = args[0].get();
-    auto found = key.is_string() ? dict.find(key.get_ref<const std::string&>()) : dict.end();
-    if (found == dict.end()) return args.size() > 1 ? std::move(args[1]) : Value();
-    if (receiver.owned()) {
-      return Value(std::move(receiver.mutable_owned()[key.get_ref<const std::string&>()]));
-    }
-    return Value::borrow(*found, receiver.borrows_local());
-  }
-  if (name == "items" || name == "keys" || name == "values") {
-    expect_arguments(name, args, 0, 0);
-    json out = json::array();
-    out.get_ref<json::array_t&>().reserve(dict.size());
-    for (auto it = dict.begin(); it != dict.end(); ++it) {
-      if (name == "keys") {
-        out.push_back(it.key());
-      } else if (name == "values") {
-        out.push_back(it.value());
-      } else {
-        out.push_back(json::array({it.key(), it.value()}));
+std::string replace(const std::string& s, std::span<Value> args, const CallContext& context) {
+  expect_arguments("replace", args, 2, 3);
+  const std::string& old_text = expect_string("replace", args[0].get());
+  const std::string& new_text = expect_string("replace", args[1].get());
+  std::int64_t count = args.size() > 2 ? to_integer(args[2].get(), "replace()") : -1;
+  std::string out;
+  std::int64_t done = 0;
+  if (old_text.empty()) {
+    // Python inserts the new text around every character.
+    for_each_character(s, [&](std::string_view character) {
+      if (count < 0 || done < count) {
+        out += new_text;
+        ++done;
       }
-    }
-    return Value(std::move(out));
+      out += character;
+      check_size(out.size(), context.max_size);
+    });
+    if (count < 0 || done < count) out += new_text;
+    return out;
   }
-  no_method(dict, name);
+  std::size_t start = 0;
+  while (count < 0 || done < count) {
+    std::size_t found = s.find(old_text, start);
+    if (found == std::string::npos) break;
+    out.append(s, start, found - start);
+    out += new_text;
+    check_size(out.size(), context.max_size);
+    start = found + old_text.size();
+    ++done;
+  }
+  out.append(s, start, std::string::npos);
+  return out;
 }
+
+std::string join(const std::string& separator, std::span<Value> args, const CallContext& context) {
+  expect_arguments("join", args, 1, 1);
+  std::string out;
+  std::size_t index = 0;
+  auto append = [&](const json& item) {
+    if (!item.is_string()) {
+      throw EvalError("sequence item " + std::to_string(index) + ": expected str instance, " +
+                      std::string(type_name(item)) + " found");
+    }
+    if (index++ > 0) out += separator;
+    out += item.get_ref<const std::string&>();
+    check_size(out.size(), context.max_size);
+  };
+  const json& items = args[0].get();
+  if (items.is_array()) {
+    for (const auto& item : items) append(item);
+  } else {
+    for_each_item(args[0], [&](json&& item) { append(item); });
+  }
+  return out;
+}
+
+Value string_method(const std::string& s, Method method, std::string_view name,
+                    std::span<Value> args, const CallContext& context) {
+  switch (method) {
+    case Method::kUpper:
+    case Method::kLower:
+    case Method::kCapitalize:
+      expect_arguments(name, args, 0, 0);
+      return Value(json(change_case(s, method)));
+    case Method::kStrip:
+      return Value(json(strip_chars(s, args, true, true, name)));
+    case Method::kLstrip:
+      return Value(json(strip_chars(s, args, true, false, name)));
+    case Method::kRstrip:
+      return Value(json(strip_chars(s, args, false, true, name)));
+    case Method::kStartswith:
+    case Method::kEndswith: {
+      expect_arguments(name, args, 1, 1);
+      const std::string& affix = expect_string(name, args[0].get());
+      std::string_view view(s);
+      return Value(
+          json(method == Method::kStartswith ? view.starts_with(affix) : view.ends_with(affix)));
+    }
+    case Method::kReplace:
+      return Value(json(replace(s, args, context)));
+    case Method::kSplit:
+      return Value(split(s, args));
+    case Method::kJoin:
+      return Value(json(join(s, args, context)));
+    case Method::kFind: {
+      expect_arguments(name, args, 1, 1);
+      std::size_t found = s.find(expect_string(name, args[0].get()));
+      if (found == std::string::npos) return Value(json(-1));
+      return Value(json(utf8_length(std::string_view(s).substr(0, found))));
+    }
+    default:
+      no_method(json(s), name);
+  }
+}
+
+Value dict_method(Value&& receiver, Method method, std::string_view name, std::span<Value> args) {
+  const json& dict = receiver.get();
+  switch (method) {
+    case Method::kGet: {
+      expect_arguments(name, args, 1, 2);
+      const json& key = args[0].get();
+      auto found = key.is_string() ? dict.find(key.get_ref<const std::string&>()) : dict.end();
+      if (found == dict.end()) return args.size() > 1 ? std::move(args[1]) : Value();
+      if (receiver.owned()) {
+        return Value(std::move(receiver.mutable_owned()[key.get_ref<const std::string&>()]));
+      }
+      return Value::borrow(*found, receiver.borrows_local());
+    }
+    case Method::kItems:
+    case Method::kKeys:
+    case Method::kValues: {
+      expect_arguments(name, args, 0, 0);
+      json out = json::array();
+      out.get_ref<json::array_t&>().reserve(dict.size());
+      for (auto it = dict.begin(); it != dict.end(); ++it) {
+        if (method == Method::kKeys) {
+          out.push_back(it.key());
+        } else if (method == Method::kValues) {
+          out.push_back(it.value());
+        } else {
+          out.push_back(json::array({it.key(), it.value()}));
+        }
+      }
+      return Value(std::move(out));
+    }
+    default:
+      no_method(dict, name);
+  }
+}
+
+struct MethodEntry {
+  std::string_view name;
+  Method method;
+};
+
+// Sorted by name for a binary search.
+constexpr MethodEntry kMethods[] = {
+    {"capitalize", Method::kCapitalize},
+    {"endswith", Method::kEndswith},
+    {"find", Method::kFind},
+    {"get", Method::kGet},
+    {"items", Method::kItems},
+    {"join", Method::kJoin},
+    {"keys", Method::kKeys},
+    {"lower", Method::kLower},
+    {"lstrip", Method::kLstrip},
+    {"replace", Method::kReplace},
+    {"rstrip", Method::kRstrip},
+    {"split", Method::kSplit},
+    {"startswith", Method::kStartswith},
+    {"strip", Method::kStrip},
+    {"upper", Method::kUpper},
+    {"values", Method::kValues},
+};
+static_assert(std::is_sorted(std::begin(kMethods), std::end(kMethods),
+                             [](const auto& a, const auto& b) { return a.name < b.name; }));
 
 }  // namespace
 
@@ -547,13 +591,21 @@ bool is_builtin_xhtml_escape(BuiltinFunction function) {
   return function == escape_function;
 }
 
-Value call_method(Value&& receiver, std::string_view name, std::span<Value> args,
+Method find_method(std::string_view name) {
+  const MethodEntry* found = std::lower_bound(
+      std::begin(kMethods), std::end(kMethods), name,
+      [](const MethodEntry& entry, std::string_view key) { return entry.name < key; });
+  if (found == std::end(kMethods) || found->name != name) return Method::kUnknown;
+  return found->method;
+}
+
+Value call_method(Value&& receiver, Method method, std::string_view name, std::span<Value> args,
                   const CallContext& context) {
   const json& value = receiver.get();
   if (value.is_string()) {
-    return string_method(value.get_ref<const std::string&>(), name, args, context);
+    return string_method(value.get_ref<const std::string&>(), method, name, args, context);
   }
-  if (value.is_object()) return dict_method(std::move(receiver), name, args);
+  if (value.is_object()) return dict_method(std::move(receiver), method, name, args);
   no_method(value, name);
 }
 

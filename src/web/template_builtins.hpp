@@ -25,8 +25,12 @@ BuiltinFunction find_builtin(std::string_view name);
 // True for the built-in behind `escape` and `xhtml_escape`, which the renderer applies directly.
 bool is_builtin_xhtml_escape(BuiltinFunction function);
 
-// receiver.name(args...). Throws EvalError for an unknown method or wrong arguments.
-Value call_method(Value&& receiver, std::string_view name, std::span<Value> args,
+// The method called `name`, or Method::kUnknown.
+Method find_method(std::string_view name);
+
+// receiver.name(args...), `method` being find_method(name). Throws EvalError for a method the
+// receiver does not have or wrong arguments.
+Value call_method(Value&& receiver, Method method, std::string_view name, std::span<Value> args,
                   const CallContext& context);
 
 // Calls `visit(json&&)` for each item of `iterable` as a for loop sees it: list items, dict keys,

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "web/template_builtins.hpp"
+
 namespace squall::web::detail {
 namespace {
 
@@ -512,6 +514,7 @@ class Parser {
           operands.push_back(std::move(expr));
           parse_call_arguments(operands);
           expr = make(ExprKind::kMethod, std::move(operands));
+          expr->method = find_method(name);
         } else {
           std::vector<ExprPtr> operands;
           operands.push_back(std::move(expr));

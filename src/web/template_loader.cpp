@@ -11,7 +11,6 @@
 
 #include "squall/web/template.hpp"
 #include "web/template_ast.hpp"
-#include "web/template_render.hpp"
 
 namespace squall::web {
 

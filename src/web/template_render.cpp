@@ -189,14 +189,15 @@ class Renderer {
     const Expr& iterable_expr = *node.iterable;
     // d.items(), d.keys() and d.values() are walked in place rather than copied to a list.
     if (iterable_expr.kind == ExprKind::kMethod && iterable_expr.operands.size() == 1 &&
-        (iterable_expr.name == "items" || iterable_expr.name == "values" ||
-         iterable_expr.name == "keys")) {
+        (iterable_expr.method == Method::kItems || iterable_expr.method == Method::kValues ||
+         iterable_expr.method == Method::kKeys)) {
       Value dict = eval(*iterable_expr.operands[0]).stable();
       if (dict->is_object()) {
-        broke = walk_dict(node, dict, iterable_expr.name);
+        broke = walk_dict(node, dict, iterable_expr.method);
         return broke ? Flow::kNormal : exec_else(node.else_body, node.line);
       }
-      return walk(node, call_method(std::move(dict), iterable_expr.name, {}, context_));
+      return walk(node, call_method(std::move(dict), iterable_expr.method, iterable_expr.name, {},
+                                    context_));
     }
     return walk(node, eval(iterable_expr));
   }
@@ -238,7 +239,7 @@ class Renderer {
     return broke ? Flow::kNormal : exec_else(node.else_body, node.line);
   }
 
-  bool walk_dict(const ForNode& node, Value& dict, std::string_view method) {
+  bool walk_dict(const ForNode& node, Value& dict, Method method) {
     if (dict.owned()) {
       json& owned = dict.mutable_owned();
       for (auto it = owned.begin(); it != owned.end(); ++it) {
@@ -253,10 +254,9 @@ class Renderer {
     return false;
   }
 
-  bool dict_turn(const ForNode& node, std::string_view method, const std::string& key,
-                 Value&& value) {
-    if (method == "keys") return loop_turn(node, Value(json(key)));
-    if (method == "values") return loop_turn(node, std::move(value));
+  bool dict_turn(const ForNode& node, Method method, const std::string& key, Value&& value) {
+    if (method == Method::kKeys) return loop_turn(node, Value(json(key)));
+    if (method == Method::kValues) return loop_turn(node, std::move(value));
     if (node.targets.size() == 2) {
       step(node.line);
       set_local(node.targets[0], Value(json(key)));
@@ -641,7 +641,7 @@ class Renderer {
       case ExprKind::kMethod: {
         Value receiver = eval(*expr.operands[0]);
         std::vector<Value> args = eval_arguments(expr, 1);
-        return call_method(std::move(receiver), expr.name, args, context_);
+        return call_method(std::move(receiver), expr.method, expr.name, args, context_);
       }
       case ExprKind::kList: {
         check_size(expr.operands.size(), context_.max_size);
