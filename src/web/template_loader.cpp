@@ -90,6 +90,9 @@ std::string Loader::resolve_path(std::string_view name, std::string_view parent_
     if (slash != std::string_view::npos) combined.assign(parent_path.substr(0, slash + 1));
   }
   combined.append(name);
+  if (combined.find('\0') != std::string::npos) {
+    throw TemplateError("template path contains a NUL byte", std::string(parent_path), 0);
+  }
   std::vector<std::string_view> parts;
   std::string_view rest(combined);
   while (!rest.empty()) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <cstdio>
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
@@ -269,6 +271,44 @@ TEST_F(StreamingTest, ChunkedUploadStreamsToo) {
   };
   auto out = nlohmann::json::parse(fetch("/upload", r).body);
   EXPECT_EQ(out["bytes"], 1000000);
+}
+
+// The resident set of this process (the server is in it), in bytes.
+std::uint64_t resident_bytes() {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  unsigned long long pages = 0, resident = 0;
+  if (statm) {
+    if (std::fscanf(statm, "%llu %llu", &pages, &resident) != 2) resident = 0;
+    std::fclose(statm);
+  }
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+TEST_F(StreamingTest, OneGibibyteUploadStreamsInConstantMemory) {
+  constexpr std::uint64_t kTotal = std::uint64_t{1} << 30;
+  const std::string piece(1 << 20, 'z');
+  const std::uint64_t before = resident_bytes();
+  std::uint64_t peak = before;
+  HTTPRequest r;
+  r.method = "PUT";
+  r.request_timeout = std::chrono::seconds(120);
+  r.headers.add("Content-Length", std::to_string(kTotal));
+  r.body_producer = [&](HTTPRequest::BodyWriter write) -> Future<void> {
+    for (std::uint64_t sent = 0; sent < kTotal; sent += piece.size()) {
+      co_await write(piece);
+      if ((sent >> 20) % 64 == 0) peak = std::max(peak, resident_bytes());
+    }
+  };
+  auto response = fetch_async("/upload", r);
+  auto result = run_sync([&]() -> Future<HTTPResponse> { co_return co_await response; },
+                         std::chrono::seconds(120));
+  ASSERT_EQ(result.code, 200) << result.body;
+  auto out = nlohmann::json::parse(result.body);
+  EXPECT_EQ(out["bytes"].get<std::uint64_t>(), kTotal);
+  EXPECT_EQ(out["body_kept"], 0);
+  // Client and server share this process: together they may hold a few pieces, never the body.
+  EXPECT_LT(peak - before, std::uint64_t{64} << 20) << "peak growth " << ((peak - before) >> 20)
+                                                     << " MiB";
 }
 
 TEST_F(StreamingTest, PerRequestMaxBodySizeGives413) {

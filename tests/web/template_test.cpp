@@ -716,6 +716,7 @@ TEST(TemplateLoader, ResolvesNamesRelativeToTheIncludingTemplate) {
 TEST(TemplateLoader, NamesLeavingTheRootAreRefused) {
   DictLoader loader(Templates{{"a/esc.html", "{% include '../../secret' %}"}});
   EXPECT_THROW(loader.resolve_path("../secret"), TemplateError);
+  EXPECT_THROW(loader.resolve_path(std::string("a.html\0", 7)), TemplateError);
   EXPECT_THROW(loader.load("a/../../secret"), TemplateError);
   expect_parse_error([&] { loader.load("a/esc.html"); }, "leaves the template root", "a/esc.html",
                      1);

@@ -171,7 +171,8 @@ class Loader {
   const Template& load(std::string_view name, std::string_view parent_path = {});
 
   /// The cache key for `name` as included from `parent_path`: a path relative to the root, with
-  /// "." and ".." segments resolved. Throws `TemplateError` if it would leave the root.
+  /// "." and ".." segments resolved. Throws `TemplateError` if it would leave the root or holds a
+  /// NUL byte.
   std::string resolve_path(std::string_view name, std::string_view parent_path = {}) const;
 
   /// Empties the cache, so templates are read again (Tornado's `reset`, for a development mode
