@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Reads a results file of ../shared/bench/http_bench.sh holding limit.c's rows and squall's, and
-prints squall's figures as ratios of limit.c's, against issue 4's targets:
+"""Reads a results file of ../shared/bench/http_bench.sh holding limit.c's rows, squall's (the
+HTTPServer callback) and, if present, squall web's (Application + RequestHandler), and prints
+squall's figures as ratios of limit.c's, against issue 4's targets:
 
   S1, S2, S4 (plaintext c64, plaintext c256, json c256): efficiency, requests/s per 100% of the
              server's CPU (the harness's "req/s at 100% CPU0" column), >= 0.9 x limit.c's
   S3 (plaintext c256, pipelined 16 deep): requests/s >= 0.5 x limit.c's
   S5 (idle keep-alive connections): KiB of server RSS per connection <= 1.5
+
+and the web layer's plaintext and JSON throughput as ratios of the callback's, against issue 6's
+target (plaintext requests/s >= 0.85 x the callback's, S1 and S2).
 
 Cells are "median [min-max]"; the medians are compared. Usage: http_bench_ratios.py RESULTS.md
 """
@@ -32,7 +36,9 @@ def main(path):
             if header is None:
                 continue
             row = dict(zip(header, cells))
-            server = "limit" if row["server"].startswith("limit") else "squall"
+            name = row["server"]
+            server = ("limit" if name.startswith("limit")
+                      else "web" if name.startswith("squall web") else "squall")
             scenario = row["scenario"].split()[0]  # "S5" of "S5 idle N=10000"
             rows[(server, row["scenario"])] = row
             rows.setdefault((server, scenario), row)
@@ -57,6 +63,21 @@ def main(path):
         failed |= not met
         print(f"| {scenario} {label} | {a:,.0f} | {b:,.0f} | {ratio:.2f} | >= {target} | "
               f"{'yes' if met else 'NO'} |")
+    for scenario, label, target in (("S1", "plaintext c64", 0.85), ("S2", "plaintext c256", 0.85),
+                                    ("S4", "json c256", None)):
+        raw, web = rows.get(("squall", scenario)), rows.get(("web", scenario))
+        if not raw or not web:
+            continue
+        a, b = median(raw["req/s"]), median(web["req/s"])
+        if not a or b is None:
+            continue
+        ratio = b / a
+        met = target is None or ratio >= target
+        failed |= not met
+        goal = f">= {target}" if target else "-"
+        verdict = ("yes" if met else "NO") if target else "-"
+        print(f"| {scenario} {label} web/callback req/s | {a:,.0f} | {b:,.0f} | {ratio:.2f} | "
+              f"{goal} | {verdict} |")
     for (server, scenario), row in sorted(rows.items()):
         if server != "squall" or not scenario.startswith("S5 "):
             continue

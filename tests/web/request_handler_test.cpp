@@ -4,6 +4,10 @@
 #include "squall/web/request_handler.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -864,6 +868,96 @@ TEST_F(TracebackTest, ServeTracebackShowsTheException) {
   EXPECT_EQ(response.code, 500);
   EXPECT_EQ(response.headers.get("Content-Type", ""), "text/plain; charset=UTF-8");
   EXPECT_NE(response.body.find("std::runtime_error: boom"), std::string::npos) << response.body;
+}
+
+// --- Templates ----------------------------------------------------------------------------------
+
+class PageHandler : public RequestHandler {
+ public:
+  nlohmann::json get_current_user() override { return "alice"; }
+  Future<void> get() override {
+    return render("page.html", {{"title", "<Items>"}, {"items", {"a", "b&c"}}});
+  }
+};
+
+class StringHandler : public RequestHandler {
+ public:
+  Future<void> get() override {
+    write("[" + render_string("plain.txt", {{"n", 3}}) + "]");
+    return make_ready_future();
+  }
+};
+
+class MissingTemplateHandler : public RequestHandler {
+ public:
+  Future<void> get() override { return render("nope.html"); }
+};
+
+class TemplateTest : public AsyncHTTPTestCase {
+ protected:
+  std::filesystem::path dir_;
+
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("squall-templates-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_ / "static");
+    write_file("base.html",
+               "<title>{% block title %}Default{% end %}</title>\n"
+               "<body>{% block body %}{% end %}</body>\n");
+    write_file("page.html",
+               "{% extends \"base.html\" %}\n"
+               "{% block title %}{{ title }}{% end %}\n"
+               "{% block body %}{% for item in items %}<li>{{ item }}</li>{% end %}"
+               "<p>{{ current_user }} at {{ request.path }}</p>"
+               "<a href=\"{{ reverse_url('story', 7) }}\">s</a>"
+               "<img src=\"{{ static_url('logo.png') }}\">"
+               "{% raw xsrf_form_html() %}{% end %}\n");
+    write_file("plain.txt", "n={{ n + 1 }}");
+    std::ofstream(dir_ / "static" / "logo.png") << "not really a png";
+    AsyncHTTPTestCase::SetUp();
+  }
+  void TearDown() override {
+    AsyncHTTPTestCase::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+  void write_file(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  std::unique_ptr<Application> get_app() override {
+    Settings settings;
+    settings.template_path = dir_.string();
+    settings.static_path = (dir_ / "static").string();
+    return std::make_unique<Application>(
+        std::vector<URLSpec>{{"/page", handler<PageHandler>()},
+                             {"/string", handler<StringHandler>()},
+                             {"/missing", handler<MissingTemplateHandler>()},
+                             {"/story/([0-9]+)", handler<HelloHandler>(), "story"}},
+        std::move(settings));
+  }
+};
+
+TEST_F(TemplateTest, RenderExtendsEscapesAndSeesTheHandlersNames) {
+  auto response = fetch("/page");
+  ASSERT_EQ(response.code, 200) << response.body;
+  const std::string& html = response.body;
+  EXPECT_NE(html.find("<title>&lt;Items&gt;</title>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<li>a</li><li>b&amp;c</li>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<p>alice at /page</p>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<a href=\"/story/7\">"), std::string::npos) << html;
+  EXPECT_NE(html.find("<img src=\"/static/logo.png?v="), std::string::npos) << html;
+  EXPECT_NE(html.find("<input type=\"hidden\" name=\"_xsrf\" value=\"2|"), std::string::npos)
+      << html;
+  EXPECT_EQ(response.headers.get("Set-Cookie", "").rfind("_xsrf=", 0), 0u);
+}
+
+TEST_F(TemplateTest, RenderStringReturnsTheText) {
+  EXPECT_EQ(fetch("/string").body, "[n=4]");
+}
+
+TEST_F(TemplateTest, MissingTemplateIs500AndLogged) {
+  ExpectLog log(squall::log::app_log(), "nope.html");
+  EXPECT_EQ(fetch("/missing").code, 500);
 }
 
 }  // namespace
