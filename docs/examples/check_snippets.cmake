@@ -20,7 +20,7 @@ if(NOT SOURCE_DIR)
 endif()
 
 set(_documents README.md docs/async.md docs/coroutines.md docs/networking.md
-               docs/httpserver.md docs/httpclient.md)
+               docs/httpserver.md docs/httpclient.md docs/web.md)
 set(_fence "```cpp\n")
 set(_failures 0)
 set(_checked 0)

@@ -112,27 +112,30 @@ std::optional<std::string> RequestHandler::get_cookie(std::string_view name) con
   return it->second;
 }
 
-void RequestHandler::set_cookie(std::string_view name, std::string_view value,
-                                const CookieOptions& options) {
-  std::string header = format_set_cookie(name, value, options);
-  for (auto& [cookie, existing] : new_cookies_) {
+namespace {
+
+// Keeps the Set-Cookie value of cookie `name`, replacing one set earlier in this response (a
+// browser would keep only the last anyway).
+void remember_cookie(std::vector<std::pair<std::string, std::string>>& cookies,
+                     std::string_view name, std::string header) {
+  for (auto& [cookie, existing] : cookies) {
     if (cookie == name) {
       existing = std::move(header);
       return;
     }
   }
-  new_cookies_.emplace_back(std::string(name), std::move(header));
+  cookies.emplace_back(std::string(name), std::move(header));
+}
+
+}  // namespace
+
+void RequestHandler::set_cookie(std::string_view name, std::string_view value,
+                                const CookieOptions& options) {
+  remember_cookie(new_cookies_, name, format_set_cookie(name, value, options));
 }
 
 void RequestHandler::clear_cookie(std::string_view name, const CookieOptions& options) {
-  std::string header = format_clear_cookie(name, options);
-  for (auto& [cookie, existing] : new_cookies_) {
-    if (cookie == name) {
-      existing = std::move(header);
-      return;
-    }
-  }
-  new_cookies_.emplace_back(std::string(name), std::move(header));
+  remember_cookie(new_cookies_, name, format_clear_cookie(name, options));
 }
 
 void RequestHandler::clear_all_cookies(const CookieOptions& options) {

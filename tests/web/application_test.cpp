@@ -307,6 +307,12 @@ TEST_F(StreamingTest, OneGibibyteUploadStreamsInConstantMemory) {
   EXPECT_EQ(out["bytes"].get<std::uint64_t>(), kTotal);
   EXPECT_EQ(out["body_kept"], 0);
   // Client and server share this process: together they may hold a few pieces, never the body.
+  // (Under AddressSanitizer freed memory stays resident in its quarantine: no measure there.)
+#if defined(__SANITIZE_ADDRESS__)
+  static_cast<void>(peak);
+  static_cast<void>(before);
+  GTEST_SKIP() << "RSS is not meaningful under AddressSanitizer";
+#endif
   EXPECT_LT(peak - before, std::uint64_t{64} << 20) << "peak growth " << ((peak - before) >> 20)
                                                      << " MiB";
 }

@@ -10,7 +10,7 @@
 /// `"s"`, `True`, `False`, `None`, `[...]`, `{k: v}`), names, `a.b`, `a[i]`, `a[i:j]`, calls of
 /// functions registered from C++, a few methods (`d.items()`, `d.get(k, default)`, `s.upper()`,
 /// `", ".join(xs)`...), comparisons (chained, `in`, `not in`, `is None`), `and`/`or`/`not` with
-/// Python's truthiness, `+ - * / // %` (also string and list `+` and `*`, and `"%s" % x`
+/// Python's truthiness, `+ - * / // % **` (also string and list `+` and `*`, and `"%s" % x`
 /// formatting), unary `-`, and `a if c else b`. docs/web.md lists the functions and methods.
 
 #include <cstddef>
@@ -38,6 +38,7 @@ class Loader;
 /// `ParseError`; the parts are also available on their own.
 class TemplateError : public Error {
  public:
+  /// An error in template `filename` at line `lineno` (0 when no line applies).
   TemplateError(std::string message, std::string filename, int lineno);
   /// The message without the location.
   const std::string& message() const noexcept { return message_; }
@@ -76,6 +77,7 @@ using TemplateFunction = std::function<json(std::span<const json> args)>;
 /// Hashes template function names; lets `TemplateFunctions` be searched with a `std::string_view`.
 struct TemplateFunctionHash {
   using is_transparent = void;
+  /// The hash of `name`, the same for a std::string and a std::string_view.
   std::size_t operator()(std::string_view name) const noexcept {
     return std::hash<std::string_view>{}(name);
   }
