@@ -31,7 +31,7 @@ const fs::path log_file =
 class OrderHandler : public squall::web::RequestHandler {
  public:
   squall::Future<void> get() override {
-    // spdlog's macros record the file and line, which the line shows as "web_logging:42".
+    // spdlog's macros record the file and line: the log line shows "web_logging:<line>".
     SPDLOG_LOGGER_INFO(&squall::log::app_log(), "order {} shipped", path_args().at(0));
     if (path_args().at(0) == "0") throw std::logic_error("order 0 does not exist");
     write("shipped");
