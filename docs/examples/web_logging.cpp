@@ -57,7 +57,7 @@ int main() {
   squall::options::parse_command_line(2, argv);
   if (int status = web_example::run(make_app, test); status != 0) return status;
   // [flush]
-  // File output is buffered by spdlog: flush to see the lines at once.
+  // Info lines reach the file within a second; flush to read them back at once.
   squall::log::app_log().flush();
   // [flush]
   std::ifstream in(log_file);

@@ -8,6 +8,7 @@
 
 #include "http/http1_parser.hpp"
 #include "http/text.hpp"
+#include "squall/util/escape.hpp"
 
 namespace squall {
 namespace {
@@ -118,13 +119,6 @@ void check_value(std::string_view value, std::string_view context) {
     throw ErrorType("Invalid header " + std::string(context) + ": " + what +
                     quote_for_message(value));
   }
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -368,41 +362,13 @@ std::string normalize_header(std::string_view name) {
 
 // ---- URLs --------------------------------------------------------------------------------------
 
+// The util layer's escape module has them; httputil keeps Tornado's names for them too.
 std::string url_unescape(std::string_view s, bool plus) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else if (plus && c == '+') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return escape::url_unescape(s, plus);
 }
 
 std::string url_escape(std::string_view s, bool plus) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    const bool safe = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      c == '_' || c == '.' || c == '-' || c == '~' || (!plus && c == '/');
-    if (safe) {
-      out += ch;
-    } else if (plus && c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHexDigits[c >> 4];
-      out += kHexDigits[c & 0xf];
-    }
-  }
-  return out;
+  return escape::url_escape(s, plus);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "squall/util/error.hpp"
 #include "util/html_entities.hpp"
+#include "util/utf8.hpp"
 
 namespace squall::escape {
 namespace {
@@ -53,23 +54,7 @@ bool is_word_byte(unsigned char c) {
          c >= 0x80;
 }
 
-void append_utf8(std::string& out, std::uint32_t code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
+using squall::detail::append_utf8;
 
 // Parses the digits of a numeric character reference as Python's int() does: digits in `base`
 // with single underscores allowed between them. Returns -1 if malformed or past U+10FFFF.

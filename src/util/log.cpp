@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <iterator>
@@ -278,7 +279,11 @@ void enable_pretty_logging(const LogSettings& settings) {
   for (auto* logger : {&access_log(), &app_log(), &gen_log()}) {
     logger->sinks() = sinks;
     logger->set_level(*level.level);
+    // A file is written through a buffer: warnings and errors reach it at once, other lines
+    // within a second (a flush per access line would cost a system call per request).
+    logger->flush_on(spdlog::level::warn);
   }
+  if (!settings.log_file_prefix.empty()) spdlog::flush_every(std::chrono::seconds(1));
 }
 
 void enable_pretty_logging(const options::OptionParser& parser) {

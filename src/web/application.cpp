@@ -168,6 +168,8 @@ Application::Application(std::vector<URLSpec> rules, Settings settings)
   }
 }
 
+Application::Application(std::vector<URLSpec> rules) : Application(std::move(rules), Settings{}) {}
+
 Application::~Application() = default;
 
 void Application::add_handlers(std::string host_pattern, std::vector<URLSpec> rules) {

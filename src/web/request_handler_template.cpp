@@ -25,12 +25,11 @@ std::string RequestHandler::render_string(std::string_view template_name,
     require_setting("template_path", "render");
   }
   const Template& page = application_->template_loader(template_path).load(template_name);
-  nlohmann::json names = template_namespace();
-  if (values.is_object()) {
-    for (const auto& [key, value] : values.items()) names[key] = value;
-  } else if (!values.is_null()) {
+  if (!values.is_object() && !values.is_null()) {
     throw ValueError("render: the template values must be a JSON object");
   }
+  // The handler's names are looked up after `values`, without copying either.
+  const nlohmann::json names = template_namespace();
   // Functions bound to this request; the application's ui_methods and the template built-ins
   // come from the loader's settings.
   TemplateFunctions functions;
@@ -54,7 +53,7 @@ std::string RequestHandler::render_string(std::string_view template_name,
     }
     return reverse_url(args[0].get<std::string>(), parts);
   });
-  return page.generate(names, &functions);
+  return page.generate(values, &functions, &names);
 }
 
 Future<void> RequestHandler::render(std::string_view template_name, const nlohmann::json& values) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/utf8.hpp"
 #include "web/template_value.hpp"
 
 namespace squall::web::detail {
@@ -24,23 +25,7 @@ struct Spec {
   char conversion = 0;
 };
 
-void append_utf8(std::string& out, std::uint32_t code_point) {
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
+using squall::detail::append_utf8;
 
 // Python's repr() of a string, in its usual single quotes.
 std::string repr_string(const std::string& s) {

@@ -106,7 +106,7 @@ class OutputHandler : public RequestHandler {
       write("second");
     } else if (what == "finish-twice") {
       co_await finish("once");
-      finish("twice");
+      static_cast<void>(finish("twice"));
     } else if (what == "write-after-finish") {
       co_await finish("done");
       write("more");

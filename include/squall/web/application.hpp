@@ -97,7 +97,9 @@ class Application : public HTTPServerConnectionDelegate {
  public:
   /// An application serving `rules` for every host. Throws ValueError for a pattern that does
   /// not compile or a setting that is invalid.
-  explicit Application(std::vector<URLSpec> rules = {}, Settings settings = {});
+  explicit Application(std::vector<URLSpec> rules, Settings settings);
+  /// An application with default settings.
+  explicit Application(std::vector<URLSpec> rules = {});
   ~Application() override;
   Application(const Application&) = delete;
   Application& operator=(const Application&) = delete;

@@ -10,7 +10,7 @@
 ///      public:
 ///       squall::Future<> get() override {
 ///         write("Hello, " + get_argument("name", "world"));
-///         return {};  // a ready Future: the method did not suspend
+///         return squall::make_ready_future();  // done: the method did not suspend
 ///       }
 ///     };
 ///
