@@ -314,12 +314,6 @@ bool RequestHandler::send_buffered(bool finishing) {
   return true;
 }
 
-Future<void> RequestHandler::write_out(bool finishing) {
-  if (!send_buffered(finishing)) return closed_future();
-  if (finishing) return make_ready_future();
-  return request_->connection->flush();
-}
-
 Future<void> RequestHandler::write_file(int fd, std::uint64_t offset, std::uint64_t count) {
   if (finished_) throw InvalidStateError("Cannot write_file() after finish()");
   if (!send_buffered(false)) return closed_future();
@@ -351,7 +345,8 @@ Future<void> RequestHandler::write_file(int fd, std::uint64_t offset, std::uint6
 
 Future<void> RequestHandler::flush() {
   if (finished_) throw InvalidStateError("Cannot flush() after finish()");
-  return write_out(false);
+  if (!send_buffered(false)) return closed_future();
+  return request_->connection->flush();
 }
 
 void RequestHandler::finish_response() {
@@ -377,8 +372,8 @@ void RequestHandler::finish_response() {
       headers_.set("Content-Length", std::to_string(write_buffer_.size()));
     }
   }
-  Future<void> written = write_out(true);
-  static_cast<void>(written);
+  // The finishing write needs no Future: finish() asks the connection for one if wanted.
+  static_cast<void>(send_buffered(true));
   if (HTTPConnection* connection = request_->connection.get();
       connection && !connection_closed_ && !connection->closed()) {
     connection->finish();

@@ -288,7 +288,6 @@ class RequestHandler {
   Future<void> run_method();
   void handle_exception(std::exception_ptr error);
   void finish_response();
-  Future<void> write_out(bool finishing);
   bool send_buffered(bool finishing);
   void log_exception(const std::exception_ptr& error);
   std::string_view header_value(std::string_view name) const;
