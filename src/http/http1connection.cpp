@@ -191,7 +191,7 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
   // Hands buffered response bytes to the stream.
   void flush_out() {
     if (out.empty()) return;
-    if (stream->closed()) {
+    if (!stream || stream->closed()) {
       out.clear();
       return;
     }
@@ -233,6 +233,9 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
 
   void response_finished();
   void on_stream_close();
+  // Hands the stream over (a protocol switch): the response goes out first, and the serve loop
+  // ends without touching the stream again.
+  std::unique_ptr<IOStream> detach_stream();
   // Tells the delegate of an unfinished exchange that the connection is closing (once).
   void notify_connection_close();
   void end_exchange();
@@ -306,15 +309,18 @@ class RequestConnection final : public HTTPConnection {
     body_timeout_ = timeout;
     if (!detached_ && core_->reading_body) core_->set_deadline(timeout, "body");
   }
-  void close() override { core_->stream->close(); }
-  bool closed() const noexcept override { return core_->stream->closed(); }
+  void close() override {
+    if (core_->stream) core_->stream->close();
+  }
+  bool closed() const noexcept override { return !core_->stream || core_->stream->closed(); }
 
   std::uint64_t max_body_size() const noexcept { return max_body_size_; }
   const std::optional<Clock::duration>& body_timeout() const noexcept { return body_timeout_; }
   bool headers_written() const noexcept { return headers_written_; }
   bool finished() const noexcept { return finished_; }
   // The exchange is over: the object no longer writes to the connection.
-  void detach() noexcept { detached_ = true; }
+  void retire() noexcept { detached_ = true; }
+  std::unique_ptr<IOStream> detach() override;
 
  private:
   void write_body(std::string_view chunk);
@@ -481,6 +487,7 @@ void RequestConnection::write_file(int fd, std::uint64_t offset, std::uint64_t c
 }
 
 Future<void> RequestConnection::flush() {
+  if (!core_->stream) return make_ready_future();  // detached: the bytes went with the stream
   if (core_->stream->closed()) {
     return make_exceptional_future<void>(
         std::make_exception_ptr(StreamClosedError(core_->stream->error())));
@@ -507,6 +514,17 @@ void RequestConnection::finish() {
   if (detached_) return;
   if (chunking_) core_->out.append("0\r\n\r\n"sv);
   core_->response_finished();
+}
+
+std::unique_ptr<IOStream> RequestConnection::detach() {
+  if (detached_ || !core_->stream) throw InvalidStateError("detach: the exchange is over");
+  if (!finished_) throw InvalidStateError("detach before the response is finished");
+  if (!core_->body_done) throw InvalidStateError("detach before the request body was read");
+  return core_->detach_stream();
+}
+
+std::unique_ptr<IOStream> HTTPConnection::detach() {
+  throw InvalidStateError("this HTTP connection cannot hand over its stream");
 }
 
 // HTTPConnection's own write_file, for connections that have no better way: the file is read in
@@ -548,7 +566,7 @@ void HTTP1ServerConnection::Core::response_finished() {
 
 void HTTP1ServerConnection::Core::end_exchange() {
   if (current) {
-    current->detach();
+    current->retire();
     current.reset();
   }
   delegate.reset();
@@ -556,6 +574,18 @@ void HTTP1ServerConnection::Core::end_exchange() {
   response_wait.reset();
   in_flight = false;
   close_notified = false;
+}
+
+std::unique_ptr<IOStream> HTTP1ServerConnection::Core::detach_stream() {
+  flush_out();
+  stream->set_close_callback({});
+  clear_deadline();
+  if (timer_armed) {
+    loop->remove_timeout(timer);
+    timer_armed = false;
+  }
+  close_requested = true;
+  return std::move(stream);
 }
 
 void HTTP1ServerConnection::Core::on_stream_close() {
@@ -605,7 +635,7 @@ void HTTP1ServerConnection::Core::set_deadline(std::optional<Clock::duration> ti
 
 void HTTP1ServerConnection::Core::on_timer() {
   timer_armed = false;
-  if (deadline_what == nullptr || stream->closed()) return;
+  if (deadline_what == nullptr || !stream || stream->closed()) return;
   if (loop->time() < deadline) {
     timer_at = deadline;
     timer_armed = true;
@@ -635,7 +665,7 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
   auto self = shared_from_this();
   dispatching = true;
   try {
-    while (!stream->closed() && !close_requested) {
+    while (stream && !stream->closed() && !close_requested) {
       parser.reset();
       http1::ParseError& error = parse_error;
       http1::RequestParser::Status status = http1::RequestParser::Status::kIncomplete;
@@ -685,6 +715,11 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
   }
   dispatching = false;
   flush_out();
+  if (!stream) {
+    // Detached (a protocol switch): the stream and its last write belong to someone else now.
+    end_exchange();
+    co_return;
+  }
   if (!stream->closed() && last_write && !last_write->done()) {
     // Let the last response reach the client, within the idle timeout.
     set_deadline(params.idle_connection_timeout, "write");
@@ -752,7 +787,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
                          log::describe(std::current_exception()));
     co_return false;
   }
-  if (stream->closed()) co_return false;
+  if (!stream || stream->closed()) co_return false;
 
   if (!body_done) {
     if (current->finished()) co_return false;  // answered before the body: cannot go on
@@ -801,7 +836,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   }
   bool keep = !close_after;
   end_exchange();
-  co_return keep && !stream->closed();
+  co_return keep && stream && !stream->closed();
 }
 
 std::optional<Future<void>> HTTP1ServerConnection::Core::deliver(std::string_view piece) {
@@ -928,7 +963,7 @@ HTTP1ServerConnection::HTTP1ServerConnection(
 
 HTTP1ServerConnection::~HTTP1ServerConnection() {
   core_->owner = nullptr;
-  core_->stream->close();
+  if (core_->stream) core_->stream->close();
 }
 
 Future<void> HTTP1ServerConnection::start_serving(HTTPServerConnectionDelegate& delegate) {
@@ -940,12 +975,12 @@ Future<void> HTTP1ServerConnection::start_serving(HTTPServerConnectionDelegate& 
 }
 
 void HTTP1ServerConnection::close() {
-  core_->stream->close();
+  if (core_->stream) core_->stream->close();
 }
 
 void HTTP1ServerConnection::close_when_idle() {
   core_->close_requested = true;
-  if (!core_->in_flight) core_->stream->close();
+  if (!core_->in_flight && core_->stream) core_->stream->close();
 }
 
 Future<void> HTTP1ServerConnection::closed_future() const {

@@ -329,12 +329,12 @@ struct Compressor::Stream {
   z_stream z{};
 };
 
-Compressor::Compressor(int max_window_bits, bool no_context_takeover, int level)
+Compressor::Compressor(int max_window_bits, bool no_context_takeover, int level, int mem_level)
     : stream_(std::make_unique<Stream>()), no_context_takeover_(no_context_takeover) {
   // zlib cannot make raw deflate streams with an 8-bit window (it uses 9), so the negotiation
   // never agrees to 8 for a side we compress.
   const int bits = std::clamp(max_window_bits, 9, 15);
-  if (deflateInit2(&stream_->z, level, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&stream_->z, level, Z_DEFLATED, -bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw Error("deflateInit2 failed");
   }
 }

@@ -206,7 +206,8 @@ std::optional<DeflateParameters> accept_deflate_response(std::string_view respon
 /// 0xff of each flushed message is removed. `max_window_bits` is our side's window.
 class Compressor {
  public:
-  Compressor(int max_window_bits, bool no_context_takeover, int level = 6);
+  /// `level` and `mem_level` are zlib's (0-9, 1-9); deflateInit2 refuses others (Error).
+  Compressor(int max_window_bits, bool no_context_takeover, int level = 6, int mem_level = 8);
   ~Compressor();
   Compressor(const Compressor&) = delete;
   Compressor& operator=(const Compressor&) = delete;

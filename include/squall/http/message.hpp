@@ -25,6 +25,8 @@
 
 namespace squall {
 
+class IOStream;
+
 /// `GET /path?q HTTP/1.1`: the method, the request-target as sent, and the version.
 struct RequestStartLine {
   std::string method;
@@ -86,6 +88,14 @@ class HTTPConnection {
   virtual void close() = 0;
   /// The TCP connection is closed.
   virtual bool closed() const noexcept = 0;
+  /// Takes the connection's stream from the HTTP server, for a switch to another protocol (a
+  /// WebSocket after its 101 response, as Tornado's `detach`): the response goes out first, then
+  /// the server stops reading and forgets the connection (it no longer counts for
+  /// `close_all_connections` or a graceful stop); bytes the client sent after the request stay
+  /// in the stream's read buffer. Throws InvalidStateError before the response is finished or
+  /// the request body was read, or once the exchange is over; the default implementation (a
+  /// connection that cannot hand over its stream) always throws.
+  virtual std::unique_ptr<IOStream> detach();
 };
 
 /// A request received by a server (Tornado's `HTTPServerRequest`). The server fills it in; tests

@@ -1,0 +1,138 @@
+#pragma once
+// One open WebSocket over an IOStream, for either side: the read loop (messages delivered one at
+// a time), framing and compression of what is sent, the close handshake, and pings. The server's
+// WebSocketHandler and the client's connection state both drive one.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "squall/core/concurrent.hpp"
+#include "squall/core/ioloop.hpp"
+#include "squall/net/iostream.hpp"
+#include "squall/web/websocket.hpp"
+#include "web/websocket_protocol.hpp"
+
+namespace squall::web::detail {
+
+/// What a connection tells its owner. Calls come on the loop's thread, never after
+/// `WebSocketConnection::set_events(nullptr)`.
+class WebSocketEvents {
+ public:
+  virtual ~WebSocketEvents() = default;
+  /// A whole message; the next one waits for the returned Future.
+  virtual Future<void> on_message(WebSocketMessage message) = 0;
+  virtual void on_ping(std::string_view data) = 0;
+  virtual void on_pong(std::string_view data) = 0;
+  /// The stream closed; called once.
+  virtual void on_close() = 0;
+};
+
+/// How a connection behaves, fixed by the handshake.
+struct WebSocketParams {
+  Role role = Role::server;  // the side this connection is
+  std::uint64_t max_message_size = std::uint64_t{10} << 20;
+  std::chrono::milliseconds ping_interval{0};
+  std::chrono::milliseconds ping_timeout{0};  // zero: three intervals, at least 30 s
+  std::optional<DeflateParameters> deflate;   // negotiated permessage-deflate, if any
+  WebSocketCompressionOptions compression;
+};
+
+class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnection>,
+                            private WebSocketParserDelegate {
+ public:
+  /// How long the close handshake may take before the stream is closed anyway.
+  static constexpr std::chrono::seconds kCloseTimeout{5};
+
+  WebSocketConnection(std::unique_ptr<IOStream> stream, WebSocketParams params);
+  ~WebSocketConnection() override;
+  WebSocketConnection(const WebSocketConnection&) = delete;
+  WebSocketConnection& operator=(const WebSocketConnection&) = delete;
+
+  /// Where events go (null: nowhere). The owner clears it before it is destroyed.
+  void set_events(WebSocketEvents* events) noexcept { events_ = events; }
+
+  /// Reads and delivers messages until the stream closes; completes after `on_close` ran and no
+  /// message is being handled. Call once. `opened` (if given) holds messages back until done.
+  Future<void> run(std::optional<Future<void>> opened = std::nullopt);
+
+  /// Sends a message (see WebSocketHandler::write_message).
+  Future<void> write_message(std::string_view message, bool binary);
+  void ping(std::string_view data);
+  /// Starts the close handshake (see WebSocketHandler::close).
+  void close(std::optional<int> code, std::string_view reason);
+  /// Closes the stream now.
+  void abort() noexcept;
+
+  std::optional<int> close_code() const noexcept { return close_code_; }
+  const std::string& close_reason() const noexcept { return close_reason_; }
+  /// A close frame was sent or the stream is closed.
+  bool is_closing() const noexcept { return close_sent_ || stream_->closed(); }
+  IOStream& stream() noexcept { return *stream_; }
+  /// Completes once the stream is closed and `on_close` has run.
+  Future<void> closed() const noexcept { return closed_; }
+
+ private:
+  // WebSocketParserDelegate
+  void on_message(Opcode opcode, std::string& data) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong(std::string_view payload) override;
+  void on_close(std::optional<std::uint16_t> code, std::string_view reason) override;
+
+  // Appends a frame to the output; sends it unless a batch of input is being handled.
+  Future<void> send_frame(Opcode opcode, std::string_view payload, bool rsv1);
+  // Hands the output to the stream; the batch's Future follows the write.
+  Future<void> flush_out();
+  // Sends a close frame (if none was sent) and closes the stream once it is written.
+  void fail(std::uint16_t code, std::string_view reason);
+  void close_after_write(Future<void> written);
+  void on_stream_close();
+  // Answers the peer's close frame: with ours if we sent none, then closes the stream.
+  void answer_close();
+  void schedule_ping();
+  void on_ping_timer();
+  void fill_mask(MaskKey& key);
+
+  std::unique_ptr<IOStream> stream_;
+  WebSocketParams params_;
+  WebSocketEvents* events_ = nullptr;
+  IOLoop& loop_;
+  std::unique_ptr<Compressor> compressor_;
+  std::unique_ptr<Decompressor> decompressor_;
+  WebSocketParser parser_;
+
+  std::deque<WebSocketMessage> pending_;  // parsed, not yet delivered
+  std::string out_;
+  std::optional<Future<void>> batch_;  // the Future of frames held for the end of a batch
+  bool dispatching_ = false;
+
+  bool close_sent_ = false;
+  bool close_received_ = false;
+  std::optional<int> close_code_;
+  std::string close_reason_;
+  TimeoutHandle close_timer_;
+  bool close_timer_armed_ = false;
+
+  TimeoutHandle ping_timer_;
+  bool ping_timer_armed_ = false;
+  IOLoop::time_point last_ping_{};
+  IOLoop::time_point last_pong_{};
+
+  Future<void> closed_;
+  bool close_notified_ = false;
+};
+
+/// The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 §4.2.2).
+std::string websocket_accept_key(std::string_view key);
+
+/// Whether `key` is a valid Sec-WebSocket-Key: the base64 of 16 bytes.
+bool is_valid_websocket_key(std::string_view key);
+
+/// The comma-separated tokens of a header value, trimmed, empty ones dropped.
+std::vector<std::string> split_header_list(std::string_view value);
+
+}  // namespace squall::web::detail
