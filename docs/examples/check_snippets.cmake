@@ -19,7 +19,7 @@ if(NOT SOURCE_DIR)
   message(FATAL_ERROR "check_snippets: pass -DSOURCE_DIR=<repository root>")
 endif()
 
-set(_documents README.md docs/async.md docs/coroutines.md docs/networking.md
+set(_documents docs/websocket.md README.md docs/async.md docs/coroutines.md docs/networking.md
                docs/httpserver.md docs/httpclient.md docs/web.md)
 set(_fence "```cpp\n")
 set(_failures 0)

@@ -23,6 +23,8 @@ namespace detail {
 /// them a second time.
 struct HTTPHeadersAccess {
   static void add_validated(HTTPHeaders& headers, std::string_view name, std::string_view value);
+  /// Makes room for `fields` names at once (a parsed head's count): no spare slots held.
+  static void reserve(HTTPHeaders& headers, std::size_t fields) { headers.fields_.reserve(fields); }
   /// The first value of `name`, without a copy; null if absent.
   static const std::string* first_value(const HTTPHeaders& headers, std::string_view name) {
     const std::size_t found = headers.find(name);

@@ -747,6 +747,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   start_line.path.assign(head.target);
   start_line.version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   HTTPHeaders headers;
+  detail::HTTPHeadersAccess::reserve(headers, head.headers.size());
   for (const http1::HeaderField& field : head.headers) {
     detail::HTTPHeadersAccess::add_validated(headers, field.name, field.value);
   }
@@ -836,7 +837,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   }
   bool keep = !close_after;
   end_exchange();
-  co_return keep && stream && !stream->closed();
+  co_return keep&& stream && !stream->closed();
 }
 
 std::optional<Future<void>> HTTP1ServerConnection::Core::deliver(std::string_view piece) {

@@ -209,7 +209,7 @@ void HTTPHeaders::append_value(std::string_view name, std::string_view value) {
     fields_[found].add(value);
     return;
   }
-  if (fields_.empty()) fields_.reserve(8);
+  if (fields_.capacity() == 0) fields_.reserve(8);
   // A new name: its first value is built in place (cheaper than assigning it afterwards).
   fields_.push_back(Field{httputil::normalize_header(name), std::string(value), {}, 1});
   // Few names: a linear scan is fastest. Many (a hostile request): a hash index keeps each

@@ -42,6 +42,9 @@ struct HandlerAccess {
                                              bool& failed);
   /// The streaming body has arrived whole.
   static void body_finished(RequestHandler& handler);
+  /// Frees what the finished response held (its headers and buffers): a handler that lives on
+  /// after its response (a WebSocket) then holds none of it.
+  static void release_response(RequestHandler& handler) noexcept;
   /// The client closed the connection before the response was finished.
   static void connection_closed(RequestHandler& handler);
 };

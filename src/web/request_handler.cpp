@@ -168,6 +168,7 @@ Future<void> RequestHandler::execute(std::unique_ptr<RequestHandler> owned) {
   }
   // A streaming request's body must not wait for a prepare() that never completed.
   if (self.prepared_ && !self.prepared_->done()) self.prepared_->set_result();
+  self.retain(owned);
 }
 
 void RequestHandler::handle_exception(std::exception_ptr error) {
@@ -560,6 +561,16 @@ std::optional<Future<void>> HandlerAccess::receive(RequestHandler& handler, std:
 
 void HandlerAccess::body_finished(RequestHandler& handler) {
   if (handler.body_done_ && !handler.body_done_->done()) handler.body_done_->set_result();
+}
+
+void HandlerAccess::release_response(RequestHandler& handler) noexcept {
+  handler.headers_ = HTTPHeaders();
+  std::string().swap(handler.write_buffer_);
+  std::string().swap(handler.reason_);
+  decltype(handler.new_cookies_)().swap(handler.new_cookies_);
+  handler.gzip_.reset();
+  handler.prepared_.reset();
+  handler.body_done_.reset();
 }
 
 void HandlerAccess::connection_closed(RequestHandler& handler) {

@@ -13,6 +13,7 @@
 
 #include "squall/util/log.hpp"
 #include "squall/web/application.hpp"
+#include "web/handler_access.hpp"
 #include "web/websocket_connection.hpp"
 
 namespace squall::web {
@@ -183,11 +184,12 @@ Future<void> WebSocketHandler::accept() {
   if (selected_subprotocol_) set_header("Sec-WebSocket-Protocol", *selected_subprotocol_);
   if (!extension_response.empty()) set_header("Sec-WebSocket-Extensions", extension_response);
   static_cast<void>(finish());
-  std::shared_ptr<HTTPConnection> http = request().connection;
-  if (!http || http->closed()) co_return;
-  std::unique_ptr<IOStream> stream = http->detach();
-  // The HTTP connection's state is no longer needed (an idle WebSocket should cost little).
+  if (!request().connection || request().connection->closed()) return make_ready_future();
+  std::unique_ptr<IOStream> stream = request().connection->detach();
+  // Neither the HTTP connection's state nor the response's is needed any more: an idle
+  // WebSocket should cost little.
   request().connection.reset();
+  detail::HandlerAccess::release_response(*this);
   connection_ = std::make_shared<detail::WebSocketConnection>(std::move(stream), std::move(params));
   events_ = std::make_unique<detail::HandlerEvents>(*this);
   connection_->set_events(events_.get());
@@ -205,7 +207,14 @@ Future<void> WebSocketHandler::accept() {
                          log::describe(std::current_exception()));
     connection_->close(1011, "Internal error");
   }
-  co_await connection_->run(std::move(opened));
+  // The read loop runs by itself; once this Future completes, retain() hands the handler to the
+  // connection (so no coroutine frame of the request stays behind for the connection's life).
+  static_cast<void>(connection_->run(std::move(opened)));
+  return make_ready_future();
+}
+
+void WebSocketHandler::retain(std::unique_ptr<RequestHandler>& owned) {
+  if (connection_) static_cast<void>(connection_->adopt(owned));
 }
 
 Future<void> WebSocketHandler::write_message(std::string_view message, bool binary) {

@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <deque>
 
@@ -302,6 +304,10 @@ Future<std::optional<WebSocketMessage>> WebSocketClientConnection::read_message(
 Future<void> WebSocketClientConnection::write_message(std::string_view message, bool binary) {
   if (!state_) throw WebSocketClosedError();
   return state_->connection->write_message(message, binary);
+}
+
+Future<void> WebSocketClientConnection::write_message(const nlohmann::json& message) {
+  return write_message(message.dump(), false);
 }
 
 void WebSocketClientConnection::ping(std::string_view data) {

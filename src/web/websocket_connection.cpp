@@ -119,6 +119,8 @@ WebSocketConnection::~WebSocketConnection() {
 }
 
 Future<void> WebSocketConnection::run(std::optional<Future<void>> opened) {
+  // The loop's state lives in members, and step() does the work: an idle connection's frame
+  // holds little more than what it awaits.
   auto self = shared_from_this();
   stream_->set_close_callback([weak = weak_from_this()] {
     if (auto conn = weak.lock()) conn->on_stream_close();
@@ -127,53 +129,99 @@ Future<void> WebSocketConnection::run(std::optional<Future<void>> opened) {
     last_ping_ = last_pong_ = loop_.time();
     schedule_ping();
   }
-  try {
-    if (opened) co_await *opened;
-    while (!stream_->closed()) {
-      std::string_view data = stream_->buffered();
-      if (!data.empty() && !parser_.closed() && !parser_.failed()) {
-        dispatching_ = true;
-        FeedResult fed = parser_.feed(data, *this);
-        stream_->consume(fed.consumed);
-        while (!pending_.empty() && !stream_->closed()) {
-          WebSocketMessage message = std::move(pending_.front());
-          pending_.pop_front();
-          if (events_ == nullptr) continue;
-          Future<void> handled = events_->on_message(std::move(message));
-          if (!handled.done()) {
-            dispatching_ = false;
-            static_cast<void>(flush_out());
-            co_await handled;
-            dispatching_ = true;
-          } else if (std::exception_ptr error = handled.exception()) {
-            std::rethrow_exception(error);
-          }
-        }
-        pending_.clear();
-        if (close_received_ && !stream_->closed()) answer_close();
-        dispatching_ = false;
-        static_cast<void>(flush_out());
-        if (fed.error) {
-          log::gen_log().info("WebSocket protocol error from the peer: {}", fed.error->message);
-          fail(fed.error->close_code, fed.error->message);
-        }
-      }
-      if (stream_->closed()) break;
-      // After a close frame or an error only the stream's end is awaited (the bytes are dropped).
-      co_await stream_->fill_buffer(stream_->read_buffer_size() + 1);
-      if (parser_.closed() || parser_.failed()) stream_->consume(stream_->read_buffer_size());
+  if (opened) {
+    try {
+      co_await *opened;
+    } catch (...) {
+      handler_failed(std::current_exception());
     }
-  } catch (const StreamClosedError&) {
-  } catch (...) {
-    log::app_log().error("Uncaught exception in a WebSocket handler: {}",
-                         log::describe(std::current_exception()));
-    dispatching_ = false;
-    pending_.clear();
-    fail(1011, "Internal error");
+    opened.reset();
+  }
+  for (;;) {
+    try {
+      const Next next = step();
+      if (next == Next::done) break;
+      if (next == Next::read) {
+        co_await stream_->fill_buffer(stream_->read_buffer_size() + 1);
+      } else {
+        Future<void> handled = std::move(*handler_wait_);
+        handler_wait_.reset();
+        co_await handled;
+      }
+    } catch (const StreamClosedError&) {
+      if (stream_->closed()) break;
+      handler_failed(std::current_exception());  // a handler's own stream error
+    } catch (...) {
+      handler_failed(std::current_exception());
+    }
   }
   dispatching_ = false;
   static_cast<void>(flush_out());
-  co_await closed_;
+  if (!close_notified_) co_await closed();
+  owner_.reset();  // the handler that lived as long as the connection
+}
+
+WebSocketConnection::Next WebSocketConnection::step() {
+  for (;;) {
+    if (stream_->closed()) return Next::done;
+    if (batch_open_) {
+      // Deliver the messages of the last read one at a time; one that suspends is awaited.
+      dispatching_ = true;
+      while (next_pending_ < pending_.size()) {
+        WebSocketMessage message = std::move(pending_[next_pending_++]);
+        if (events_ == nullptr) continue;
+        Future<void> handled = events_->on_message(std::move(message));
+        if (!handled.done()) {
+          dispatching_ = false;
+          static_cast<void>(flush_out());
+          handler_wait_ = std::move(handled);
+          return Next::handler;
+        }
+        if (std::exception_ptr error = handled.exception()) std::rethrow_exception(error);
+        if (stream_->closed()) return Next::done;
+        dispatching_ = true;
+      }
+      end_batch();
+      continue;
+    }
+    std::string_view data = stream_->buffered();
+    if (data.empty() || parser_.closed() || parser_.failed()) {
+      // After a close frame or an error only the stream's end is awaited (bytes are dropped).
+      if (!data.empty()) stream_->consume(data.size());
+      return Next::read;
+    }
+    dispatching_ = true;
+    FeedResult fed = parser_.feed(data, *this);
+    stream_->consume(fed.consumed);
+    feed_error_ = std::move(fed.error);
+    batch_open_ = true;
+    next_pending_ = 0;
+  }
+}
+
+void WebSocketConnection::end_batch() {
+  batch_open_ = false;
+  // An empty vector holds no memory: an idle connection keeps none.
+  std::vector<WebSocketMessage>().swap(pending_);
+  next_pending_ = 0;
+  if (close_received_ && !stream_->closed()) answer_close();
+  dispatching_ = false;
+  static_cast<void>(flush_out());
+  if (feed_error_) {
+    log::gen_log().info("WebSocket protocol error from the peer: {}", feed_error_->message);
+    fail(feed_error_->close_code, feed_error_->message);
+    feed_error_.reset();
+  }
+}
+
+void WebSocketConnection::handler_failed(std::exception_ptr error) {
+  log::app_log().error("Uncaught exception in a WebSocket handler: {}", log::describe(error));
+  batch_open_ = false;
+  std::vector<WebSocketMessage>().swap(pending_);
+  next_pending_ = 0;
+  feed_error_.reset();
+  dispatching_ = false;
+  fail(1011, "Internal error");
 }
 
 // ---- receiving ---------------------------------------------------------------------------------
@@ -278,7 +326,7 @@ Future<void> WebSocketConnection::flush_out() {
     return make_exceptional_future<void>(error);
   }
   Future<void> written = stream_->write(std::move(out_));
-  out_ = std::string();
+  std::string().swap(out_);  // (assigning an empty string would keep the allocation)
   if (batch_) {
     chain_future(written, *batch_);
     batch_.reset();
@@ -380,7 +428,7 @@ void WebSocketConnection::on_stream_close() {
                            log::describe(std::current_exception()));
     }
   }
-  closed_.set_result();
+  if (closed_) closed_->set_result();
 }
 
 // ---- pings -------------------------------------------------------------------------------------

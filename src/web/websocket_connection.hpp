@@ -5,11 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "squall/core/concurrent.hpp"
 #include "squall/core/ioloop.hpp"
@@ -74,7 +74,18 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   bool is_closing() const noexcept { return close_sent_ || stream_->closed(); }
   IOStream& stream() noexcept { return *stream_; }
   /// Completes once the stream is closed and `on_close` has run.
-  Future<void> closed() const noexcept { return closed_; }
+  Future<void> closed() {
+    if (close_notified_) return make_ready_future();
+    if (!closed_) closed_.emplace();
+    return *closed_;
+  }
+  /// Keeps `owner` (the handler) alive until the connection has closed and `on_close` has run;
+  /// false (and `owner` untouched) when that is already the case.
+  bool adopt(std::unique_ptr<RequestHandler>& owner) {
+    if (close_notified_) return false;
+    owner_ = std::move(owner);
+    return true;
+  }
 
  private:
   // WebSocketParserDelegate
@@ -90,6 +101,15 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   // Sends a close frame (if none was sent) and closes the stream once it is written.
   void fail(std::uint16_t code, std::string_view reason);
   void close_after_write(Future<void> written);
+  enum class Next { read, handler, done };
+  // Handles what is buffered; says what the read loop awaits next (more input, or the Future of
+  // a message handler left in handler_wait_), or that the stream is closed.
+  Next step();
+  // After the messages of one read: answers a close frame, sends what they wrote, reports a
+  // protocol error.
+  void end_batch();
+  // A handler threw: logged, and the connection is closed with 1011.
+  void handler_failed(std::exception_ptr error);
   void on_stream_close();
   // Answers the peer's close frame: with ours if we sent none, then closes the stream.
   void answer_close();
@@ -105,7 +125,13 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   std::unique_ptr<Decompressor> decompressor_;
   WebSocketParser parser_;
 
-  std::deque<WebSocketMessage> pending_;  // parsed, not yet delivered
+  // Parsed from one read, not yet delivered (a vector: an empty deque would still allocate).
+  std::vector<WebSocketMessage> pending_;
+  std::size_t next_pending_ = 0;
+  bool batch_open_ = false;  // messages of the last read are being delivered
+  std::optional<ProtocolError> feed_error_;
+  std::optional<Future<void>> handler_wait_;
+  std::unique_ptr<RequestHandler> owner_;
   std::string out_;
   std::optional<Future<void>> batch_;  // the Future of frames held for the end of a batch
   bool dispatching_ = false;
@@ -122,7 +148,7 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   IOLoop::time_point last_ping_{};
   IOLoop::time_point last_pong_{};
 
-  Future<void> closed_;
+  std::optional<Future<void>> closed_;  // made when someone waits
   bool close_notified_ = false;
 };
 

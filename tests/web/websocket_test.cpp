@@ -420,9 +420,15 @@ TEST_F(WebSocketTest, AnExceptionInOnMessageClosesWith1011) {
 TEST_F(WebSocketTest, WritesJson) {
   run_sync([&]() -> Future<void> {
     WebSocketClientConnection conn = co_await websocket_connect(ws_url("/echo"));
-    co_await conn.write_message("json");
+    std::string literal_and_string = "js";
+    literal_and_string += "on";
+    co_await conn.write_message(literal_and_string);
     std::optional<WebSocketMessage> reply = co_await conn.read_message();
     EXPECT_EQ(nlohmann::json::parse(reply->data), (nlohmann::json{{"answer", 42}}));
+    nlohmann::json object = {{"from", "client"}};
+    co_await conn.write_message(object);
+    reply = co_await conn.read_message();
+    EXPECT_EQ(reply->data, R"({"from":"client"})");
   });
 }
 

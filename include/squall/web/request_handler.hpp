@@ -284,6 +284,10 @@ class RequestHandler {
  private:
   friend struct detail::HandlerAccess;
 
+  // Called once the method's Future completed: a handler that lives on (a WebSocket's, for its
+  // connection) takes `owned`; by default the handler is destroyed.
+  virtual void retain(std::unique_ptr<RequestHandler>& owned) { static_cast<void>(owned); }
+
   static Future<void> execute(std::unique_ptr<RequestHandler> owned);
   Future<void> run_method();
   void handle_exception(std::exception_ptr error);

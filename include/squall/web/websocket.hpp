@@ -90,8 +90,9 @@ class WebSocketHandler : public RequestHandler {
   WebSocketHandler();
   ~WebSocketHandler() override;
 
-  /// The handshake, then the connection's life: completes once the connection has closed and
-  /// `on_close()` has run. Not overridable.
+  /// The handshake. Its Future completes once the connection is open; the handler then lives on
+  /// (owned by the connection) until the connection has closed and `on_close()` has run. Not
+  /// overridable.
   Future<void> get() final;
 
   // --- What a subclass overrides -------------------------------------------------------------
@@ -137,6 +138,12 @@ class WebSocketHandler : public RequestHandler {
   /// WebSocketClosedError when the connection is closed or closing, ValueError for a text
   /// message that is not valid UTF-8, InvalidStateError before the connection is open.
   Future<void> write_message(std::string_view message, bool binary = false);
+  Future<void> write_message(const std::string& message, bool binary = false) {
+    return write_message(std::string_view(message), binary);
+  }
+  Future<void> write_message(const char* message, bool binary = false) {
+    return write_message(std::string_view(message), binary);
+  }
   /// Sends `message` as JSON text (Tornado's dict form).
   Future<void> write_message(const nlohmann::json& message);
   /// Starts the closing handshake: sends a close frame with `code` (and `reason`, at most 123
@@ -163,6 +170,7 @@ class WebSocketHandler : public RequestHandler {
 
  private:
   friend class detail::WebSocketEvents;
+  void retain(std::unique_ptr<RequestHandler>& owned) override;
   Future<void> accept();
   // Refuses the handshake with `status` and `message`.
   void refuse(int status, std::string_view message);
@@ -204,6 +212,13 @@ class WebSocketClientConnection {
   Future<std::optional<WebSocketMessage>> read_message();
   /// As WebSocketHandler::write_message.
   Future<void> write_message(std::string_view message, bool binary = false);
+  Future<void> write_message(const std::string& message, bool binary = false) {
+    return write_message(std::string_view(message), binary);
+  }
+  Future<void> write_message(const char* message, bool binary = false) {
+    return write_message(std::string_view(message), binary);
+  }
+  Future<void> write_message(const nlohmann::json& message);
   /// As WebSocketHandler::ping.
   void ping(std::string_view data = {});
   /// As WebSocketHandler::close.
