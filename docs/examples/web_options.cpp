@@ -37,7 +37,7 @@ void define_options() {
 int run(int argc, const char* const* argv) {
   // [parse]
   define_options();
-  // --name=value only (a bool may stand alone); options end at the first other argument.
+  // --name=value or --name value (a bool stands alone); options end at the first other argument.
   std::vector<std::string> files = options::parse_command_line(argc, argv);
   auto port = options::get<std::uint16_t>("port");
   auto idle = options::get<std::chrono::seconds>("idle_timeout");

@@ -187,9 +187,10 @@ std::vector<std::string> OptionParser::parse_command_line(const std::vector<std:
       value = body.substr(equals + 1);
     } else if (option->type->kind == detail::Kind::boolean) {
       value = "true";
-    } else if (i + 1 < args.size() && !args[i + 1].starts_with('-')) {
-      throw Error(fmt::format("option {} needs its value in the same argument: {}={}", written,
-                              written, args[i + 1]));
+    } else if (i + 1 < args.size() && !args[i + 1].starts_with("--")) {
+      // `--port 8888`, as getopt and argparse accept (Tornado's parser does not): the next
+      // argument is the value, even one starting with a single dash (a negative number).
+      value = args[++i];
     } else {
       const auto metavar =
           option->metavar.empty() ? detail::default_metavar(*option->type) : option->metavar;

@@ -436,16 +436,34 @@ TEST(OptionsTest, AnUnknownOptionIsAnErrorNamingIt) {
             "unrecognized command line option '-x'");
 }
 
-TEST(OptionsTest, AValueInTheNextArgumentIsAnErrorThatShowsTheRightForm) {
+TEST(OptionsTest, TakesAValueFromTheNextArgument) {
   OptionParser parser;
   parser.define<int>("port", 0);
-  EXPECT_EQ(error_of([&] {
-              parser.parse_command_line(command({"--port", "80"}));
-            }),
-            "option --port needs its value in the same argument: --port=80");
+  parser.define<int>("offset", 0);
+  parser.define<bool>("debug", false);
+  parser.define<std::string>("address", "");
+  std::vector<std::string> rest = parser.parse_command_line(
+      command({"--port", "80", "--offset", "-5", "--debug", "--address", "::1", "file"}));
+  EXPECT_EQ(parser.get<int>("port"), 80);
+  EXPECT_EQ(parser.get<int>("offset"), -5);
+  EXPECT_TRUE(parser.get<bool>("debug"));
+  EXPECT_EQ(parser.get<std::string>("address"), "::1");
+  EXPECT_EQ(rest, std::vector<std::string>{"file"});
+  // A bool option never takes the next argument: it stays a positional one.
+  rest = parser.parse_command_line(command({"--debug", "false"}));
+  EXPECT_TRUE(parser.get<bool>("debug"));
+  EXPECT_EQ(rest, std::vector<std::string>{"false"});
+  // A value is still needed, and an option does not take another option as its value.
   EXPECT_EQ(error_of([&] { parser.parse_command_line(command({"--port"})); }),
             "option --port needs a value: --port=INT");
-  EXPECT_EQ(parser.get<int>("port"), 0);
+  EXPECT_EQ(error_of([&] {
+              parser.parse_command_line(command({"--port", "--debug"}));
+            }),
+            "option --port needs a value: --port=INT");
+  EXPECT_EQ(error_of([&] {
+              parser.parse_command_line(command({"--port", "eighty"}));
+            }).find("port") != std::string::npos,
+            true);
 }
 
 TEST(OptionsTest, ParsesMainsArguments) {

@@ -306,7 +306,9 @@ class OptionParser {
   /// Parses `--name=value` arguments (`args[0]` is the program's name and skipped) and returns the
   /// arguments after the options: options end at the first argument that does not start with `-`
   /// (a lone `-` counts as such an argument) or after `--`. A bool option may be given alone
-  /// (`--debug` is `--debug=true`); every other option needs `=value` in the same argument. If
+  /// (`--debug` is `--debug=true`); any other option takes `=value` in the same argument or, as
+  /// getopt and argparse allow (Tornado's parser does not), the next argument unless that starts
+  /// with `--` (`--port 8888`, `--offset -5`). If
   /// `final`, runs the parse callbacks afterwards. Throws Error for an unknown option, a missing
   /// or bad value, and HelpRequested for `--help`; options before the bad one stay set.
   std::vector<std::string> parse_command_line(const std::vector<std::string>& args,
