@@ -252,8 +252,7 @@ void parse_part(std::string_view part, Arguments& arguments, Files& files,
         throw HTTPInputError("Invalid multipart/form-data: part header block larger than " +
                              std::to_string(limits.max_part_header_size) + " bytes");
       }
-      log::gen_log().warn("multipart/form-data missing headers");
-      return;
+      throw HTTPInputError("multipart/form-data missing headers");
     }
     header_block = part.substr(0, end_of_headers);
     value = part.substr(end_of_headers + 4);
@@ -261,13 +260,11 @@ void parse_part(std::string_view part, Arguments& arguments, Files& files,
   const PartHeaders headers = parse_part_headers(header_block);
   const auto [disposition, params] = parse_header_params(headers.content_disposition.value_or(""));
   if (!iequals(disposition, "form-data")) {
-    log::gen_log().warn("Invalid multipart/form-data: part disposition is not form-data");
-    return;
+    throw HTTPInputError("Invalid multipart/form-data: part disposition is not form-data");
   }
   const auto name = params.find("name");
   if (name == params.end() || name->second.empty()) {
-    log::gen_log().warn("multipart/form-data value missing name");
-    return;
+    throw HTTPInputError("multipart/form-data value missing name");
   }
   const auto filename = params.find("filename");
   // As Tornado: an empty filename (a file input left empty) makes an ordinary argument.

@@ -18,27 +18,55 @@ bool is_removed_control(unsigned char c) {
   return c <= 0x08 || (c >= 0x0e && c <= 0x1f);
 }
 
-bool is_strip_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+// The length of the white space (as Python's str.isspace) starting at `s[i]`, or 0: ASCII
+// white space and the separators \x1c-\x1f, and, UTF-8 encoded, U+0085, U+00A0, U+1680,
+// U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and U+3000.
+std::size_t space_at(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) {
+    return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u;
+  };
+  const unsigned c = byte(i);
+  if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f)) return 1;
+  if (c == 0xc2 && (byte(i + 1) == 0x85 || byte(i + 1) == 0xa0)) return 2;
+  if (c == 0xe1 && byte(i + 1) == 0x9a && byte(i + 2) == 0x80) return 3;
+  if (c == 0xe2 && byte(i + 1) == 0x80) {
+    const unsigned d = byte(i + 2);
+    if (d <= 0x8a || d == 0xa8 || d == 0xa9 || d == 0xaf) return 3;
+  }
+  if (c == 0xe2 && byte(i + 1) == 0x81 && byte(i + 2) == 0x9f) return 3;
+  if (c == 0xe3 && byte(i + 1) == 0x80 && byte(i + 2) == 0x80) return 3;
+  return 0;
+}
+
+// The length of the white space ending just before `s[end]`, or 0.
+std::size_t space_before(std::string_view s, std::size_t end) {
+  for (std::size_t n = 1; n <= 3 && n <= end; ++n) {
+    if (space_at(s, end - n) == n) return n;
+  }
+  return 0;
 }
 
 // Tornado's argument cleaning: UTF-8 checked (a 400 otherwise), control characters other than
-// white space removed, and surrounding white space stripped if asked.
+// white space replaced by a space, and surrounding white space stripped if asked (as Python's
+// str.strip(), Unicode white space included).
 std::string clean_argument(std::string_view name, std::string_view value, bool strip) {
   if (!squall::detail::is_valid_utf8(value)) {
     throw HTTPError(
         400, "Invalid unicode in " + std::string(name) + ": " + std::string(value.substr(0, 40)));
   }
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (!is_removed_control(static_cast<unsigned char>(c))) out.push_back(c);
+  std::string out(value);
+  for (char& c : out) {
+    if (is_removed_control(static_cast<unsigned char>(c))) c = ' ';
   }
   if (strip) {
     std::size_t begin = 0;
-    while (begin < out.size() && is_strip_space(static_cast<unsigned char>(out[begin]))) ++begin;
+    while (std::size_t n = space_at(out, begin)) begin += n;
     std::size_t end = out.size();
-    while (end > begin && is_strip_space(static_cast<unsigned char>(out[end - 1]))) --end;
+    while (end > begin) {
+      std::size_t n = space_before(out, end);
+      if (n == 0) break;
+      end -= n;
+    }
     out = out.substr(begin, end - begin);
   }
   return out;

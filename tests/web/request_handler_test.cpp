@@ -581,9 +581,13 @@ TEST_F(RequestHandlerTest, MissingArgumentIs400NamingIt) {
   EXPECT_NE(response.body.find("Missing argument a"), std::string::npos);
 }
 
-TEST_F(RequestHandlerTest, ArgumentIsTheLastValueStrippedOfSpaceAndControls) {
+TEST_F(RequestHandlerTest, ArgumentIsTheLastValueWithControlsAsSpacesAndStripped) {
+  // As Tornado: a control character becomes a space; strip() is Python's, Unicode white space
+  // (here U+00A0 and U+3000) included.
   auto response = fetch("/args?a=first&a=%20%20la%01st%09%20");
-  EXPECT_EQ(nlohmann::json::parse(response.body)["a"], "last");
+  EXPECT_EQ(nlohmann::json::parse(response.body)["a"], "la st");
+  auto unicode = fetch("/args?a=%C2%A0%E3%80%80mid%C2%A0dle%1F%E3%80%80");
+  EXPECT_EQ(nlohmann::json::parse(unicode.body)["a"], "mid\u00a0dle");
   auto nostrip = fetch("/args?mode=nostrip&a=%20x%20");
   EXPECT_EQ(nlohmann::json::parse(nostrip.body)["a"], " x ");
   auto fallback = fetch("/args?mode=default");

@@ -55,11 +55,11 @@ void parse_body_arguments(std::string_view content_type, std::string_view body,
 /// removed). The preamble before the first boundary line and the epilogue after the closing one
 /// are ignored; spaces and tabs may pad a boundary line. A part whose Content-Disposition has a
 /// non-empty `filename` goes to `files` (Content-Type defaulting to "application/unknown"), any
-/// other named part to `arguments`. A part without headers, without a `form-data` disposition or
-/// without a `name` is skipped with a warning on the general logger. Runs in time linear in
+/// other named part to `arguments`; empty parts are skipped. Runs in time linear in
 /// `boundary.size() + body.size()`. Throws `squall::HTTPInputError` when the boundary is empty or
-/// holds a line break, a boundary line is malformed, the closing boundary is missing, a part header
-/// line has no colon, or `limits` are passed.
+/// holds a line break, a boundary line is malformed, the closing boundary is missing, a part has
+/// no headers, no `form-data` disposition or no `name` (as Tornado since its CVE-2025-47287 fix),
+/// a part header line has no colon, or `limits` are passed.
 void parse_multipart_form_data(std::string_view boundary, std::string_view body,
                                Arguments& arguments, Files& files, BodyLimits limits = {});
 

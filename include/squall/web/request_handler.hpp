@@ -108,7 +108,8 @@ class RequestHandler {
   }
 
   /// The last value of argument `name` from the query and the body, with control characters
-  /// removed and, if `strip`, surrounding white space. Without `default_value`, a missing
+  /// other than white space replaced by spaces and, if `strip`, surrounding white space removed
+  /// (Unicode's too, as Python's `str.strip()`). Without `default_value`, a missing
   /// argument throws MissingArgumentError (a 400 naming it). Invalid UTF-8 throws HTTPError(400).
   std::string get_argument(std::string_view name,
                            std::optional<std::string_view> default_value = std::nullopt,
