@@ -9,7 +9,8 @@ squall's figures as ratios of limit.c's, against issue 4's targets:
   S5 (idle keep-alive connections): KiB of server RSS per connection <= 1.5
 
 and the web layer's plaintext and JSON throughput as ratios of the callback's, against issue 6's
-target (plaintext requests/s >= 0.85 x the callback's, S1 and S2).
+target (plaintext requests/s >= 0.85 x the callback's, S1 and S2), and the parity app's
+(examples/parity: the whole framework path as configured there; no target).
 
 Cells are "median [min-max]"; the medians are compared. Usage: http_bench_ratios.py RESULTS.md
 """
@@ -38,7 +39,8 @@ def main(path):
             row = dict(zip(header, cells))
             name = row["server"]
             server = ("limit" if name.startswith("limit")
-                      else "web" if name.startswith("squall web") else "squall")
+                      else "web" if name.startswith("squall web")
+                      else "parity" if name.startswith("squall parity") else "squall")
             scenario = row["scenario"].split()[0]  # "S5" of "S5 idle N=10000"
             rows[(server, row["scenario"])] = row
             rows.setdefault((server, scenario), row)
@@ -63,27 +65,13 @@ def main(path):
         failed |= not met
         print(f"| {scenario} {label} | {a:,.0f} | {b:,.0f} | {ratio:.2f} | >= {target} | "
               f"{'yes' if met else 'NO'} |")
-    web_header = False
-    for scenario, label, target in (("S1", "plaintext c64", 0.85), ("S2", "plaintext c256", 0.85),
-                                    ("S4", "json c256", None)):
-        raw, web = rows.get(("squall", scenario)), rows.get(("web", scenario))
-        if not raw or not web:
-            continue
-        a, b = median(raw["req/s"]), median(web["req/s"])
-        if not a or b is None:
-            continue
-        if not web_header:
-            print()
-            print("| scenario | callback | web | ratio | target | met |")
-            print("|---|---|---|---|---|---|")
-            web_header = True
-        ratio = b / a
-        met = target is None or ratio >= target
-        failed |= not met
-        goal = f">= {target}" if target else "-"
-        verdict = ("yes" if met else "NO") if target else "-"
-        print(f"| {scenario} {label} web/callback req/s | {a:,.0f} | {b:,.0f} | {ratio:.2f} | "
-              f"{goal} | {verdict} |")
+    failed |= compare_with_callback(rows, "web", (("S1", "plaintext c64", 0.85),
+                                                  ("S2", "plaintext c256", 0.85),
+                                                  ("S4", "json c256", None)))
+    failed |= compare_with_callback(rows, "parity", (("S1", "plaintext c64", None),
+                                                     ("S2", "plaintext c256", None),
+                                                     ("S3", "pipelined c256", None),
+                                                     ("S4", "json c256", None)))
     for (server, scenario), row in sorted(rows.items()):
         if server != "squall" or not scenario.startswith("S5 "):
             continue
@@ -97,6 +85,32 @@ def main(path):
         print(f"| {scenario} KiB/conn | {limit_kib:.2f} | {kib:.2f} | - | <= 1.5 | "
               f"{'yes' if met else 'NO'} |")
     return 1 if failed else 0
+
+
+def compare_with_callback(rows, server, scenarios):
+    """Prints `server`'s requests/s as ratios of the callback server's; True if a target failed."""
+    failed = False
+    header = False
+    for scenario, label, target in scenarios:
+        raw, other = rows.get(("squall", scenario)), rows.get((server, scenario))
+        if not raw or not other:
+            continue
+        a, b = median(raw["req/s"]), median(other["req/s"])
+        if not a or b is None:
+            continue
+        if not header:
+            print()
+            print(f"| scenario | callback | {server} | ratio | target | met |")
+            print("|---|---|---|---|---|---|")
+            header = True
+        ratio = b / a
+        met = target is None or ratio >= target
+        failed |= not met
+        goal = f">= {target}" if target else "-"
+        verdict = ("yes" if met else "NO") if target else "-"
+        print(f"| {scenario} {label} {server}/callback req/s | {a:,.0f} | {b:,.0f} | "
+              f"{ratio:.2f} | {goal} | {verdict} |")
+    return failed
 
 
 if __name__ == "__main__":
