@@ -113,8 +113,13 @@ long read_rss_kib(pid_t pid) {
   fail("cannot read VmRSS of process " + std::to_string(pid));
 }
 
-// utime + stime, in clock ticks.
-long long read_cpu_ticks(pid_t pid) {
+// A process's CPU time in user space and in the kernel, in clock ticks.
+struct CpuTicks {
+  long long user = 0;
+  long long system = 0;
+};
+
+CpuTicks read_cpu_ticks(pid_t pid) {
   std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   // The command name may hold spaces and parentheses: the fields start after the last ')'.
@@ -122,12 +127,12 @@ long long read_cpu_ticks(pid_t pid) {
   if (close == std::string::npos) fail("cannot read /proc/" + std::to_string(pid) + "/stat");
   std::istringstream fields(stat.substr(close + 2));
   std::string field;
-  long long utime = 0, stime = 0;
+  CpuTicks ticks;
   for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
+    if (i == 14) ticks.user = std::stoll(field);
+    if (i == 15) ticks.system = std::stoll(field);
   }
-  return utime + stime;
+  return ticks;
 }
 
 double process_cpu_seconds() {
@@ -705,6 +710,7 @@ std::vector<std::string> server_command(const Options& options, std::uint16_t po
 struct ThroughputRun {
   double messages_per_second;
   double server_cpu_share;
+  double server_user_share;  // of its CPU time, the part in user space
   double messages_per_server_cpu_second;
   double driver_cpu_share;
 };
@@ -732,22 +738,26 @@ double measure_throughput(const Options& options, rlim_t nofile) {
   for (int r = 0; r < options.runs; ++r) {
     auto start = Clock::now();
     std::uint64_t echoes = client.echoes();
-    long long server_ticks = read_cpu_ticks(server.pid());
+    CpuTicks server_ticks = read_cpu_ticks(server.pid());
     double driver_cpu = process_cpu_seconds();
     echo_for(client, options.duration);
     double wall = seconds_between(start, Clock::now());
-    double server_cpu =
-        static_cast<double>(read_cpu_ticks(server.pid()) - server_ticks) / ticks_per_second;
+    CpuTicks server_end = read_cpu_ticks(server.pid());
+    auto user = static_cast<double>(server_end.user - server_ticks.user);
+    auto system = static_cast<double>(server_end.system - server_ticks.system);
+    double server_cpu = (user + system) / ticks_per_second;
     ThroughputRun run{};
     run.messages_per_second = static_cast<double>(client.echoes() - echoes) / wall;
     run.server_cpu_share = server_cpu / wall;
+    run.server_user_share = user + system > 0 ? user / (user + system) : 0;
     run.messages_per_server_cpu_second =
         server_cpu > 0 ? static_cast<double>(client.echoes() - echoes) / server_cpu : 0;
     run.driver_cpu_share = (process_cpu_seconds() - driver_cpu) / wall;
     runs.push_back(run);
     std::cout << "run " << r + 1 << ": " << std::fixed << std::setprecision(0)
               << run.messages_per_second << " messages/s, server CPU " << std::setprecision(1)
-              << 100 * run.server_cpu_share << "%, " << std::setprecision(0)
+              << 100 * run.server_cpu_share << "% (" << 100 * run.server_user_share
+              << "% of it in user space), " << std::setprecision(0)
               << run.messages_per_server_cpu_second
               << " messages per server CPU second, driver CPU " << std::setprecision(1)
               << 100 * run.driver_cpu_share << "%" << std::endl;
@@ -765,6 +775,7 @@ double measure_throughput(const Options& options, rlim_t nofile) {
   double rate = pick(&ThroughputRun::messages_per_second);
   std::cout << std::fixed << std::setprecision(3)
             << "server_cpu_share=" << pick(&ThroughputRun::server_cpu_share) << "\n"
+            << "server_user_share=" << pick(&ThroughputRun::server_user_share) << "\n"
             << "driver_cpu_share=" << pick(&ThroughputRun::driver_cpu_share) << "\n"
             << std::setprecision(0) << "messages_per_server_cpu_second="
             << pick(&ThroughputRun::messages_per_server_cpu_second) << "\n"

@@ -2,7 +2,7 @@
 // (Tornado's demos/tcpecho/client.py). Exits 0 once the echo is printed, 1 if the connection or
 // the exchange fails (within 10 seconds).
 //
-// Usage: tcpecho_client [--port N] [--address A] [--message TEXT] [--help]
+// Usage: tcpecho_client [--port=9888] [--address=127.0.0.1] [--message=TEXT] [--help]
 
 #include <chrono>
 #include <iostream>
@@ -12,8 +12,7 @@
 
 #include <squall/core/ioloop.hpp>
 #include <squall/net/tcpclient.hpp>
-
-#include "command_line.hpp"
+#include <squall/util/options.hpp>
 
 namespace {
 
@@ -34,16 +33,17 @@ squall::Future<std::string> send_message(std::string address, std::uint16_t port
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<tcpecho::Flag> flags = {
-      {"port", "9888", "TCP port to connect to"},
-      {"address", "127.0.0.1", "host name or address of the server"},
-      {"message", "hello", "the line to send (without a newline)"},
-  };
-  tcpecho::parse_command_line(argc, argv, "Sends a line to tcpecho_server and prints the echo.",
-                              flags);
-  const std::uint16_t port = tcpecho::port_from(argv[0], flags[0].value);
-  const std::string& address = flags[1].value;
-  const std::string& message = flags[2].value;
+  squall::options::define<std::uint16_t>("port", 9888, "TCP port to connect to");
+  squall::options::define<std::string>("address", "127.0.0.1",
+                                       "host name or address of the server");
+  squall::options::define<std::string>("message", "hello", "the line to send (without a newline)");
+  if (!squall::options::parse_command_line(argc, argv).empty()) {
+    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
+    return 2;
+  }
+  const std::uint16_t port = squall::options::get<std::uint16_t>("port");
+  const auto address = squall::options::get<std::string>("address");
+  const auto message = squall::options::get<std::string>("message");
   if (message.find('\n') != std::string::npos) {
     std::cerr << argv[0] << ": --message must be a single line\n";
     return 2;

@@ -2,8 +2,8 @@
 // demos/tcpecho/server.py). Each connection is an IOStream served by its own coroutine; the
 // server prints a line when a client comes and goes.
 //
-// Usage: tcpecho_server [--port N] [--address A] [--help]
-// With --port 0 the system picks a free port, which the "Listening on" line names. SIGINT or
+// Usage: tcpecho_server [--port=9888] [--address=127.0.0.1] [--help]
+// With --port=0 the system picks a free port, which the "Listening on" line names. SIGINT or
 // SIGTERM stops the server, which then exits 0.
 
 #include <csignal>
@@ -14,8 +14,7 @@
 
 #include <squall/core/ioloop.hpp>
 #include <squall/net/tcpserver.hpp>
-
-#include "command_line.hpp"
+#include <squall/util/options.hpp>
 
 namespace {
 
@@ -45,13 +44,15 @@ class EchoServer : public squall::TCPServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<tcpecho::Flag> flags = {
-      {"port", "9888", "TCP port to listen on (0 picks a free one)"},
-      {"address", "127.0.0.1", "address to listen on"},
-  };
-  tcpecho::parse_command_line(argc, argv, "Echoes each line it receives.", flags);
-  const std::uint16_t port = tcpecho::port_from(argv[0], flags[0].value);
-  const std::string& address = flags[1].value;
+  squall::options::define<std::uint16_t>("port", 9888,
+                                         "TCP port to listen on (0 picks a free one)");
+  squall::options::define<std::string>("address", "127.0.0.1", "address to listen on");
+  if (!squall::options::parse_command_line(argc, argv).empty()) {
+    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
+    return 2;
+  }
+  const std::uint16_t port = squall::options::get<std::uint16_t>("port");
+  const auto address = squall::options::get<std::string>("address");
 
   squall::IOLoop loop;
   {

@@ -96,12 +96,15 @@ class Dispatcher final : public HTTPMessageDelegate, public squall::detail::Smal
  private:
   void start_handler() {
     std::unique_ptr<RequestHandler> handler;
+    unsigned methods = 0;
     try {
       if (factory_) {
         handler = factory_->make();
+        methods = factory_->methods;
       } else if (const HandlerFactory& fallback = application_.settings().default_handler_class;
                  fallback && error_status_ == 0) {
         handler = fallback.make();
+        methods = fallback.methods;
       } else {
         handler = std::make_unique<ErrorHandler>();
         static_cast<ErrorHandler&>(*handler).initialize(error_status_ ? error_status_ : 404);
@@ -113,7 +116,8 @@ class Dispatcher final : public HTTPMessageDelegate, public squall::detail::Smal
       static_cast<ErrorHandler&>(*handler).initialize(500);
     }
     handler_ = handler.get();
-    HandlerAccess::attach(*handler, application_, request_, std::move(path_), streaming_, this);
+    HandlerAccess::attach(*handler, application_, request_, std::move(path_), streaming_, this,
+                          methods);
     // The coroutine owns the handler until it completes; it never fails (errors become pages).
     static_cast<void>(HandlerAccess::execute(std::move(handler)));
   }

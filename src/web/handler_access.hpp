@@ -14,7 +14,9 @@ void dispatcher_handler_gone(Dispatcher& dispatcher) noexcept;
 struct HandlerAccess {
   static void attach(RequestHandler& handler, Application& application,
                      std::shared_ptr<HTTPServerRequest> request, PathArguments&& path,
-                     bool stream_request_body, Dispatcher* dispatcher) {
+                     bool stream_request_body, Dispatcher* dispatcher,
+                     unsigned allowed_methods = 0) {
+    handler.allowed_methods_ = allowed_methods;
     handler.application_ = &application;
     handler.request_ = std::move(request);
     handler.path_ = std::move(path);

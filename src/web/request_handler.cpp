@@ -440,6 +440,20 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
     }
   }
   set_status(status_code, reason);
+  if (status_code == 405 && allowed_methods_ != 0) {
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource supports (Tornado's does not).
+    static constexpr std::pair<unsigned, std::string_view> kNames[] = {
+        {detail::kGetBit, "GET"},        {detail::kHeadBit, "HEAD"},   {detail::kPostBit, "POST"},
+        {detail::kDeleteBit, "DELETE"},  {detail::kPatchBit, "PATCH"}, {detail::kPutBit, "PUT"},
+        {detail::kOptionsBit, "OPTIONS"}};
+    std::string allow;
+    for (const auto& [bit, name] : kNames) {
+      if ((allowed_methods_ & bit) == 0) continue;
+      if (!allow.empty()) allow.append(", ");
+      allow.append(name);
+    }
+    squall::detail::HTTPHeadersAccess::add_validated(headers_, "Allow", allow);
+  }
   try {
     write_error(status_code, error);
   } catch (...) {

@@ -395,10 +395,30 @@ TEST_F(RequestHandlerTest, FinishingInPrepareSkipsTheMethod) {
   EXPECT_EQ(response.body, "prepare,");
 }
 
-TEST_F(RequestHandlerTest, MethodNotOverriddenIs405) {
+TEST_F(RequestHandlerTest, MethodNotOverriddenIs405ListingTheMethodsInAllow) {
   auto response = fetch("/hello", request("DELETE"));
   EXPECT_EQ(response.code, 405);
+  EXPECT_EQ(response.headers.get("Allow", ""), "GET");
+  auto flow = fetch("/flow", request("PUT", "x"));
+  EXPECT_EQ(flow.code, 405);
+  EXPECT_EQ(flow.headers.get("Allow", ""), "GET, POST");
 }
+
+// The methods a class implements are found at compile time, through intermediate classes too.
+class ImplementsSome : public RequestHandler {
+ public:
+  Future<void> put() override { return make_ready_future(); }
+  Future<void> options() override { return make_ready_future(); }
+};
+class InheritsSome : public ImplementsSome {
+ public:
+  Future<void> delete_() override { return make_ready_future(); }
+};
+static_assert(detail::implemented_methods<RequestHandler>() == 0);
+static_assert(detail::implemented_methods<ImplementsSome>() ==
+              (detail::kPutBit | detail::kOptionsBit));
+static_assert(detail::implemented_methods<InheritsSome>() ==
+              (detail::kPutBit | detail::kOptionsBit | detail::kDeleteBit));
 
 TEST_F(RequestHandlerTest, UnknownMethodIs405) {
   HTTPRequest r = request("PROPFIND");

@@ -120,7 +120,6 @@ class ResultHandler : public web::RequestHandler {
   ServerLog* log_ = nullptr;
 };
 
-
 // ---- A real browser ---------------------------------------------------------------------------
 
 // Headless Chromium in a process group of its own, killed whole on destruction.
@@ -153,8 +152,8 @@ class Chromium {
     posix_spawnattr_init(&attr);
     // A group of its own (killed whole at the end), and the signal mask and dispositions of a
     // fresh process rather than the loop's blocked SIGCHLD.
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     posix_spawnattr_setpgroup(&attr, 0);
     sigset_t none;
     sigemptyset(&none);
@@ -294,8 +293,6 @@ TEST_F(BrowserTest, ChromiumEchoesThroughSquallWithoutCompression) {
   EXPECT_EQ(log_.connections.at(0)->request_extensions,
             "permessage-deflate; client_max_window_bits");
 }
-
-
 
 }  // namespace
 }  // namespace squall::interop

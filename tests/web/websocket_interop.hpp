@@ -83,7 +83,8 @@ inline std::string script_path(std::string_view name) {
 }
 
 // One run of a ws_peer_*.py script as a child process whose stdin and stdout are pipes; its
-// stderr is ours, so a traceback shows in the test's output.
+// stderr is ours, so a traceback shows in the test's output. `mode` is "client" or "server";
+// `args` the script's JSON argument, or the string "-" when the JSON comes on stdin (`result`).
 class PythonPeer {
  public:
   PythonPeer(std::string_view script, std::string_view mode, const json& args)
@@ -114,7 +115,11 @@ class PythonPeer {
   // Gives the peer `input` on stdin, then returns everything it prints until it exits, parsed
   // as one JSON value; fails unless it exits with status 0.
   Future<json> result(std::string input, Deadline deadline = 60s) {
-    co_await gen::with_timeout(deadline, process_.stdin_stream()->write(std::move(input)));
+    try {
+      co_await gen::with_timeout(deadline, process_.stdin_stream()->write(std::move(input)));
+    } catch (const StreamClosedError&) {
+      // The peer exited without reading (a missing module): its exit status says why.
+    }
     process_.stdin_stream().reset();
     std::string output =
         co_await gen::with_timeout(deadline, process_.stdout_stream()->read_until_close());
@@ -143,10 +148,12 @@ class PythonPeer {
   }
   [[noreturn]] void throw_exit_error(int status) const {
     // Status 2 is the scripts' "a module is missing" (their message is on stderr above).
+    const char* package = script_.find("tornado") != std::string::npos ? "python3-tornado 6.2"
+                                                                       : "python3-websockets 10.4";
     throw Error(script_ + " exited with status " + std::to_string(status) +
-                (status == 2 ? ": python3-websockets 10.4 or python3-tornado 6.2 is missing "
-                               "(scripts/deps installs them)"
-                             : " (its stderr is above)"));
+                (status == 2 ? std::string(": ") + package +
+                                   " is missing, or another version (scripts/deps installs it)"
+                             : std::string(" (its stderr is above)")));
   }
 
   Subprocess process_;
@@ -163,7 +170,9 @@ inline json send_binary(std::string_view bytes, int fragments = 1) {
 inline json send_random(std::uint64_t size, int seed, bool binary = true) {
   return {{"do", "send"}, {"size", size}, {"seed", seed}, {"binary", binary}};
 }
-inline json recv() { return {{"do", "recv"}}; }
+inline json recv() {
+  return {{"do", "recv"}};
+}
 // A frame as bytes on the wire: `first` is its FIN, RSV and opcode byte. A masked frame has a
 // zero key, so its payload reads as is.
 inline std::string wire_frame(unsigned first, std::string_view payload, bool masked = true) {
@@ -184,7 +193,9 @@ inline std::string wire_frame(unsigned first, std::string_view payload, bool mas
   out.append(payload);
   return out;
 }
-inline json wire_bytes(std::string_view bytes) { return {{"do", "bytes"}, {"hex", to_hex(bytes)}}; }
+inline json wire_bytes(std::string_view bytes) {
+  return {{"do", "bytes"}, {"hex", to_hex(bytes)}};
+}
 inline json raw_frame(bool fin, int opcode, std::string_view bytes) {
   return {{"do", "raw"}, {"fin", fin}, {"opcode", opcode}, {"hex", to_hex(bytes)}};
 }
@@ -199,7 +210,6 @@ inline std::string command(const json& what) {
 inline std::string received_bytes(const json& step) {
   return from_hex(step.at("received").at("hex").get<std::string>());
 }
-
 
 // ---- The squall server ----------------------------------------------------------------------
 
@@ -281,8 +291,7 @@ class InteropSocket : public web::WebSocketHandler {
     record_->closed.set_result();
   }
 
-  std::optional<std::string> select_subprotocol(
-      const std::vector<std::string>& offered) override {
+  std::optional<std::string> select_subprotocol(const std::vector<std::string>& offered) override {
     // The client's order decides, among those we speak.
     for (const std::string& name : offered) {
       for (const std::string& ours : config_.subprotocols) {
@@ -318,11 +327,11 @@ class InteropTest : public testing::AsyncHTTPTestCase {
     const SocketConfig chat{std::nullopt, {"chat.v1", "chat.v2"}};
     const SocketConfig deflate_chat{WebSocketCompressionOptions{}, {"chat.v1", "chat.v2"}};
     return {
-            {"/echo", handler<InteropSocket>(&log_, plain)},
-            {"/deflate", handler<InteropSocket>(&log_, deflate)},
-            {"/chat", handler<InteropSocket>(&log_, chat)},
-            {"/deflate-chat", handler<InteropSocket>(&log_, deflate_chat)},
-        };
+        {"/echo", handler<InteropSocket>(&log_, plain)},
+        {"/deflate", handler<InteropSocket>(&log_, deflate)},
+        {"/chat", handler<InteropSocket>(&log_, chat)},
+        {"/deflate-chat", handler<InteropSocket>(&log_, deflate_chat)},
+    };
   }
 
   std::string ws_url(std::string_view path) const {

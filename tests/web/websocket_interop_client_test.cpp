@@ -29,8 +29,7 @@ class PythonServerTest : public testing::AsyncTest {
           const json hello = co_await server.read_line();
           std::string url = "ws://127.0.0.1:" + std::to_string(hello.at("port").get<int>());
           url.append(path);
-          WebSocketClientConnection conn =
-              co_await web::websocket_connect(url, std::move(options));
+          WebSocketClientConnection conn = co_await web::websocket_connect(url, std::move(options));
           co_await body(conn);
           if (!conn.is_closing()) conn.close();
           co_await gen::with_timeout(20s, conn.closed());
@@ -79,19 +78,18 @@ class WebsocketsServerTest : public PythonServerTest {};
 
 TEST_F(WebsocketsServerTest, EchoesTextAndBinaryMessagesByteForByte) {
   const std::string binary = random_bytes(100000, 8);
-  json record = with_server(
-      "ws_peer_websockets.py", json::object(), "/echo", {},
-      [&](WebSocketClientConnection& conn) -> Future<void> {
-        co_await conn.write_message(kUnicodeText);
-        WebSocketMessage text = co_await next_message(conn);
-        EXPECT_EQ(text.data, kUnicodeText);
-        EXPECT_FALSE(text.binary);
-        co_await conn.write_message(binary, true);
-        WebSocketMessage echoed = co_await next_message(conn);
-        EXPECT_EQ(echoed.data, binary);
-        EXPECT_TRUE(echoed.binary);
-        EXPECT_FALSE(conn.headers().contains("Sec-WebSocket-Extensions"));
-      });
+  json record = with_server("ws_peer_websockets.py", json::object(), "/echo", {},
+                            [&](WebSocketClientConnection& conn) -> Future<void> {
+                              co_await conn.write_message(kUnicodeText);
+                              WebSocketMessage text = co_await next_message(conn);
+                              EXPECT_EQ(text.data, kUnicodeText);
+                              EXPECT_FALSE(text.binary);
+                              co_await conn.write_message(binary, true);
+                              WebSocketMessage echoed = co_await next_message(conn);
+                              EXPECT_EQ(echoed.data, binary);
+                              EXPECT_TRUE(echoed.binary);
+                              EXPECT_FALSE(conn.headers().contains("Sec-WebSocket-Extensions"));
+                            });
   EXPECT_EQ(record["path"], "/echo");
   ASSERT_EQ(record["messages"].size(), 2u);
   EXPECT_EQ(from_hex(record["messages"][0]["hex"].get<std::string>()), kUnicodeText);
@@ -102,38 +100,39 @@ TEST_F(WebsocketsServerTest, EchoesTextAndBinaryMessagesByteForByte) {
 }
 
 TEST_F(WebsocketsServerTest, JoinsFragmentedMessagesFromTheServer) {
-  with_server(
-      "ws_peer_websockets.py", json::object(), "/fragments", {},
-      [&](WebSocketClientConnection& conn) -> Future<void> {
-        const std::string request1 = command(
-            {{"fragments", {to_hex("frag"), to_hex("mented "), to_hex("\xe2\x9c\x93")}},
-             {"binary", false}});
-        co_await conn.write_message(request1);
-        WebSocketMessage text = co_await next_message(conn);
-        EXPECT_EQ(text.data, "fragmented \xe2\x9c\x93");
-        EXPECT_FALSE(text.binary);
-        const std::string request2 = command({{"fragments", {to_hex(std::string("\x00\x01", 2)), to_hex("\xff")}},
-                     {"binary", true}});
-        co_await conn.write_message(request2);
-        WebSocketMessage binary = co_await next_message(conn);
-        EXPECT_EQ(binary.data, std::string("\x00\x01\xff", 3));
-        EXPECT_TRUE(binary.binary);
-        // A character cut between fragments, with a ping between them.
-        const std::string request3 = command({{"raw",
-                      {{{"fin", false}, {"opcode", 1}, {"hex", to_hex("caf\xc3")}},
-                       {{"fin", true}, {"opcode", 9}, {"hex", to_hex("mid")}},
-                       {{"fin", true}, {"opcode", 0}, {"hex", to_hex("\xa9")}}}}});
-        co_await conn.write_message(request3);
-        WebSocketMessage cut = co_await next_message(conn);
-        EXPECT_EQ(cut.data, "caf\xc3\xa9");
-      });
+  with_server("ws_peer_websockets.py", json::object(), "/fragments", {},
+              [&](WebSocketClientConnection& conn) -> Future<void> {
+                const std::string request1 = command(
+                    {{"fragments", {to_hex("frag"), to_hex("mented "), to_hex("\xe2\x9c\x93")}},
+                     {"binary", false}});
+                co_await conn.write_message(request1);
+                WebSocketMessage text = co_await next_message(conn);
+                EXPECT_EQ(text.data, "fragmented \xe2\x9c\x93");
+                EXPECT_FALSE(text.binary);
+                const std::string request2 =
+                    command({{"fragments", {to_hex(std::string("\x00\x01", 2)), to_hex("\xff")}},
+                             {"binary", true}});
+                co_await conn.write_message(request2);
+                WebSocketMessage binary = co_await next_message(conn);
+                EXPECT_EQ(binary.data, std::string("\x00\x01\xff", 3));
+                EXPECT_TRUE(binary.binary);
+                // A character cut between fragments, with a ping between them.
+                const std::string request3 =
+                    command({{"raw",
+                              {{{"fin", false}, {"opcode", 1}, {"hex", to_hex("caf\xc3")}},
+                               {{"fin", true}, {"opcode", 9}, {"hex", to_hex("mid")}},
+                               {{"fin", true}, {"opcode", 0}, {"hex", to_hex("\xa9")}}}}});
+                co_await conn.write_message(request3);
+                WebSocketMessage cut = co_await next_message(conn);
+                EXPECT_EQ(cut.data, "caf\xc3\xa9");
+              });
 }
 
 TEST_F(WebsocketsServerTest, JoinsCompressedFragmentedMessagesFromTheServer) {
   const std::string text = repeated_letters(2000, 2, 23);
   const std::string request = command(
-      {{"fragments", {to_hex(text.substr(0, 1000)), to_hex(text.substr(1000, 2000)),
-                      to_hex(text.substr(3000))}},
+      {{"fragments",
+        {to_hex(text.substr(0, 1000)), to_hex(text.substr(1000, 2000)), to_hex(text.substr(3000))}},
        {"binary", false}});
   with_server("ws_peer_websockets.py", {{"compression", "default"}}, "/deflate", with_deflate(),
               [&](WebSocketClientConnection& conn) -> Future<void> {
@@ -150,8 +149,7 @@ TEST_F(WebsocketsServerTest, CompressesWithinTheWindowTheServerSets) {
   // compressor must not refer back more than 4096 bytes (these copies are 5000 apart).
   const std::string text = repeated_letters(5000, 2, 21);
   json record = with_server(
-      "ws_peer_websockets.py", {{"compression", "default"}}, "/deflate",
-      with_deflate(),
+      "ws_peer_websockets.py", {{"compression", "default"}}, "/deflate", with_deflate(),
       [&](WebSocketClientConnection& conn) -> Future<void> {
         EXPECT_EQ(conn.headers().get("Sec-WebSocket-Extensions"),
                   "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
@@ -181,9 +179,9 @@ TEST_F(WebsocketsServerTest, ResetsTheCompressorWhenTheServerAsksForNoContextTak
   const std::string text = repeated_letters(2000, 1, 22);
   json record = with_server(
       "ws_peer_websockets.py",
-      {{"compression", {{"client_no_context_takeover", true}, {"server_no_context_takeover", true}}}},
-      "/deflate", with_deflate(),
-      [&](WebSocketClientConnection& conn) -> Future<void> {
+      {{"compression",
+        {{"client_no_context_takeover", true}, {"server_no_context_takeover", true}}}},
+      "/deflate", with_deflate(), [&](WebSocketClientConnection& conn) -> Future<void> {
         EXPECT_EQ(conn.headers().get("Sec-WebSocket-Extensions"),
                   "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
         for (int i = 0; i < 3; ++i) {
@@ -200,25 +198,25 @@ TEST_F(WebsocketsServerTest, ResetsTheCompressorWhenTheServerAsksForNoContextTak
 }
 
 TEST_F(WebsocketsServerTest, PingsAreAnsweredBothWays) {
-  json record = with_server(
-      "ws_peer_websockets.py", json::object(), "/ping", {},
-      [&](WebSocketClientConnection& conn) -> Future<void> {
-        conn.ping("squall client ping");
-        const std::string request4 = command({{"ping", to_hex("server ping")}});
-        co_await conn.write_message(request4);
-        co_await expect_next(conn, "pong:" + to_hex("server ping"));
-      });
+  json record =
+      with_server("ws_peer_websockets.py", json::object(), "/ping", {},
+                  [&](WebSocketClientConnection& conn) -> Future<void> {
+                    conn.ping("squall client ping");
+                    const std::string request4 = command({{"ping", to_hex("server ping")}});
+                    co_await conn.write_message(request4);
+                    co_await expect_next(conn, "pong:" + to_hex("server ping"));
+                  });
   EXPECT_EQ(record["pings_received"], json::array({to_hex("squall client ping")}));
 }
 
 TEST_F(WebsocketsServerTest, ClientCloseCodeAndReasonReachTheServer) {
   json record = with_server("ws_peer_websockets.py", json::object(), "/close", {},
-                                  [&](WebSocketClientConnection& conn) -> Future<void> {
-                                    conn.close(4011, "client done \xe2\x9c\x93");
-                                    co_await expect_closed(conn);
-                                    // websockets echoes the code and reason.
-                                    EXPECT_EQ(conn.close_code(), 4011);
-                                  });
+                            [&](WebSocketClientConnection& conn) -> Future<void> {
+                              conn.close(4011, "client done \xe2\x9c\x93");
+                              co_await expect_closed(conn);
+                              // websockets echoes the code and reason.
+                              EXPECT_EQ(conn.close_code(), 4011);
+                            });
   EXPECT_EQ(record["close_code"], 4011);
   EXPECT_EQ(record["close_reason"], "client done \xe2\x9c\x93");
 }
@@ -241,7 +239,8 @@ TEST_F(WebsocketsServerTest, InvalidUtf8FromTheServerGetsCloseCode1007) {
   json record = with_server(
       "ws_peer_websockets.py", json::object(), "/bad", {},
       [&](WebSocketClientConnection& conn) -> Future<void> {
-        const std::string request6 = command({{"raw", {{{"fin", true}, {"opcode", 1}, {"hex", to_hex("bad \xc0\xaf")}}}}});
+        const std::string request6 =
+            command({{"raw", {{{"fin", true}, {"opcode", 1}, {"hex", to_hex("bad \xc0\xaf")}}}}});
         co_await conn.write_message(request6);
         co_await expect_closed(conn);
       });
@@ -252,7 +251,8 @@ TEST_F(WebsocketsServerTest, ContinuationWithoutAStartFromTheServerGetsCloseCode
   json record = with_server(
       "ws_peer_websockets.py", json::object(), "/bad", {},
       [&](WebSocketClientConnection& conn) -> Future<void> {
-        const std::string request7 = command({{"raw", {{{"fin", true}, {"opcode", 0}, {"hex", to_hex("orphan")}}}}});
+        const std::string request7 =
+            command({{"raw", {{{"fin", true}, {"opcode", 0}, {"hex", to_hex("orphan")}}}}});
         co_await conn.write_message(request7);
         co_await expect_closed(conn);
       });
@@ -260,13 +260,14 @@ TEST_F(WebsocketsServerTest, ContinuationWithoutAStartFromTheServerGetsCloseCode
 }
 
 TEST_F(WebsocketsServerTest, AMessageOverTheLimitFromTheServerGetsCloseCode1009) {
-  json record = with_server(
-      "ws_peer_websockets.py", json::object(), "/big", {},
-      [&](WebSocketClientConnection& conn) -> Future<void> {
-        const std::string request8 = command({{"send", {{"size", kTenMiB + 1}, {"seed", 9}, {"binary", true}}}});
-        co_await conn.write_message(request8);
-        co_await expect_closed(conn);
-      });
+  json record =
+      with_server("ws_peer_websockets.py", json::object(), "/big", {},
+                  [&](WebSocketClientConnection& conn) -> Future<void> {
+                    const std::string request8 =
+                        command({{"send", {{"size", kTenMiB + 1}, {"seed", 9}, {"binary", true}}}});
+                    co_await conn.write_message(request8);
+                    co_await expect_closed(conn);
+                  });
   EXPECT_EQ(record["close_code"], 1009) << record.dump();
 }
 
@@ -294,23 +295,22 @@ TEST_F(WebsocketsServerTest, AReservedOpcodeFromTheServerGetsCloseCode1002) {
 TEST_F(WebsocketsServerTest, EchoesTenMebibyteMessagesWhole) {
   const std::string big = random_bytes(kTenMiB, 10);
   json record = with_server("ws_peer_websockets.py", json::object(), "/big", {},
-                                  [&](WebSocketClientConnection& conn) -> Future<void> {
-                                    co_await conn.write_message(big, true);
-                                    WebSocketMessage echoed = co_await next_message(conn);
-                                    EXPECT_TRUE(echoed.data == big);
-                                    EXPECT_EQ(echoed.data.size(), kTenMiB);
-                                  });
+                            [&](WebSocketClientConnection& conn) -> Future<void> {
+                              co_await conn.write_message(big, true);
+                              WebSocketMessage echoed = co_await next_message(conn);
+                              EXPECT_TRUE(echoed.data == big);
+                              EXPECT_EQ(echoed.data.size(), kTenMiB);
+                            });
   EXPECT_EQ(record["messages"][0]["sha256"], sha256_hex(big));
 }
 
 TEST_F(WebsocketsServerTest, TheServerPicksOneOfTheOfferedSubprotocols) {
-  json record =
-      with_server("ws_peer_websockets.py", {{"subprotocols", {"chat.v1"}}}, "/chat",
-                  offering({"chat.v2", "chat.v1"}),
-                  [&](WebSocketClientConnection& conn) -> Future<void> {
-                    EXPECT_EQ(conn.selected_subprotocol(), "chat.v1");
-                    co_return;
-                  });
+  json record = with_server("ws_peer_websockets.py", {{"subprotocols", {"chat.v1"}}}, "/chat",
+                            offering({"chat.v2", "chat.v1"}),
+                            [&](WebSocketClientConnection& conn) -> Future<void> {
+                              EXPECT_EQ(conn.selected_subprotocol(), "chat.v1");
+                              co_return;
+                            });
   EXPECT_EQ(record["subprotocol"], "chat.v1");
 }
 
@@ -321,15 +321,15 @@ class TornadoServerTest : public PythonServerTest {};
 TEST_F(TornadoServerTest, EchoesTextAndBinaryMessages) {
   const std::string binary = random_bytes(50000, 30);
   json record = with_server("ws_peer_tornado.py", json::object(), "/echo", {},
-                                  [&](WebSocketClientConnection& conn) -> Future<void> {
-                                    co_await conn.write_message(kUnicodeText);
-                                    co_await expect_next(conn, std::string(kUnicodeText));
-                                    co_await conn.write_message(binary, true);
-                                    WebSocketMessage echoed = co_await next_message(conn);
-                                    EXPECT_EQ(echoed.data, binary);
-                                    EXPECT_TRUE(echoed.binary);
-                                    conn.close(1000, "finished");
-                                  });
+                            [&](WebSocketClientConnection& conn) -> Future<void> {
+                              co_await conn.write_message(kUnicodeText);
+                              co_await expect_next(conn, std::string(kUnicodeText));
+                              co_await conn.write_message(binary, true);
+                              WebSocketMessage echoed = co_await next_message(conn);
+                              EXPECT_EQ(echoed.data, binary);
+                              EXPECT_TRUE(echoed.binary);
+                              conn.close(1000, "finished");
+                            });
   ASSERT_EQ(record["messages"].size(), 2u);
   EXPECT_EQ(record["messages"][1]["sha256"], sha256_hex(binary));
   EXPECT_TRUE(record["messages"][1]["binary"]);
@@ -339,16 +339,15 @@ TEST_F(TornadoServerTest, EchoesTextAndBinaryMessages) {
 
 TEST_F(TornadoServerTest, NegotiatesDeflateAndCompressesBothWays) {
   const std::string text = repeated_letters(3000, 2, 31);
-  json record = with_server(
-      "ws_peer_tornado.py", {{"compression", json::object()}}, "/deflate",
-      with_deflate(),
-      [&](WebSocketClientConnection& conn) -> Future<void> {
-        EXPECT_EQ(conn.headers().get("Sec-WebSocket-Extensions"), "permessage-deflate");
-        for (int i = 0; i < 2; ++i) {
-          co_await conn.write_message(text);
-          co_await expect_next(conn, text);
-        }
-      });
+  json record =
+      with_server("ws_peer_tornado.py", {{"compression", json::object()}}, "/deflate",
+                  with_deflate(), [&](WebSocketClientConnection& conn) -> Future<void> {
+                    EXPECT_EQ(conn.headers().get("Sec-WebSocket-Extensions"), "permessage-deflate");
+                    for (int i = 0; i < 2; ++i) {
+                      co_await conn.write_message(text);
+                      co_await expect_next(conn, text);
+                    }
+                  });
   EXPECT_EQ(record["request_extensions"], "permessage-deflate; client_max_window_bits");
   ASSERT_FALSE(record["compression"].is_null());
   ASSERT_EQ(record["messages"].size(), 2u);
@@ -358,13 +357,14 @@ TEST_F(TornadoServerTest, NegotiatesDeflateAndCompressesBothWays) {
 }
 
 TEST_F(TornadoServerTest, PingsAreAnsweredBothWays) {
-  json record = with_server("ws_peer_tornado.py", json::object(), "/ping", {},
-                                  [&](WebSocketClientConnection& conn) -> Future<void> {
-                                    conn.ping("to tornado");
-                                    const std::string request9 = command({{"ping", to_hex("from tornado")}});
-                                    co_await conn.write_message(request9);
-                                    co_await expect_next(conn, "pong:" + to_hex("from tornado"));
-                                  });
+  json record =
+      with_server("ws_peer_tornado.py", json::object(), "/ping", {},
+                  [&](WebSocketClientConnection& conn) -> Future<void> {
+                    conn.ping("to tornado");
+                    const std::string request9 = command({{"ping", to_hex("from tornado")}});
+                    co_await conn.write_message(request9);
+                    co_await expect_next(conn, "pong:" + to_hex("from tornado"));
+                  });
   EXPECT_EQ(record["pings_received"], json::array({to_hex("to tornado")}));
   EXPECT_EQ(record["pongs_received"], json::array({to_hex("from tornado")}));
 }
@@ -383,17 +383,15 @@ TEST_F(TornadoServerTest, ServerCloseCodeAndReasonReachTheClient) {
 }
 
 TEST_F(TornadoServerTest, TheServerPicksOneOfTheOfferedSubprotocols) {
-  json record =
-      with_server("ws_peer_tornado.py", {{"subprotocols", {"chat.v2"}}}, "/chat",
-                  offering({"chat.v1", "chat.v2"}),
-                  [&](WebSocketClientConnection& conn) -> Future<void> {
-                    EXPECT_EQ(conn.selected_subprotocol(), "chat.v2");
-                    co_return;
-                  });
+  json record = with_server("ws_peer_tornado.py", {{"subprotocols", {"chat.v2"}}}, "/chat",
+                            offering({"chat.v1", "chat.v2"}),
+                            [&](WebSocketClientConnection& conn) -> Future<void> {
+                              EXPECT_EQ(conn.selected_subprotocol(), "chat.v2");
+                              co_return;
+                            });
   EXPECT_EQ(record["offered_subprotocols"], "chat.v1, chat.v2");
   EXPECT_EQ(record["subprotocol"], "chat.v2");
 }
-
 
 }  // namespace
 }  // namespace squall::interop

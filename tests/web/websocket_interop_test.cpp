@@ -25,10 +25,10 @@ class WebsocketsClientTest : public InteropTest {
 TEST_F(WebsocketsClientTest, EchoesTextAndBinaryMessagesByteForByte) {
   std::string all_bytes;
   for (int i = 0; i < 256; ++i) all_bytes.push_back(static_cast<char>(i));
-  json report = run("/echo", {{"steps",
-                                     {send_text("hello"), recv(), send_text(kUnicodeText), recv(),
-                                      send_text(""), recv(), send_binary(all_bytes), recv(),
-                                      send_binary(""), recv()}}});
+  json report =
+      run("/echo", {{"steps",
+                     {send_text("hello"), recv(), send_text(kUnicodeText), recv(), send_text(""),
+                      recv(), send_binary(all_bytes), recv(), send_binary(""), recv()}}});
   json steps = report.at("steps");
   EXPECT_EQ(received_bytes(steps[1]), "hello");
   EXPECT_FALSE(steps[1]["received"]["binary"]);
@@ -58,12 +58,12 @@ TEST_F(WebsocketsClientTest, EchoesTextAndBinaryMessagesByteForByte) {
 TEST_F(WebsocketsClientTest, JoinsMessagesSentInSeveralFrames) {
   const std::string binary = random_bytes(200000, 7);
   // "é" is cut between its two bytes, "✓" after its first: UTF-8 checked across fragments.
-  json report = run(
-      "/echo", {{"steps",
-                 {send_text(kUnicodeText, 3), recv(), send_binary(binary, 4), recv(),
-                  raw_frame(false, 1, "h\xc3"), raw_frame(false, 0, "\xa9llo \xe2"),
-                  // A ping between fragments is answered at once (RFC 6455 §5.4).
-                  raw_frame(true, 9, "between"), raw_frame(true, 0, "\x9c\x93"), recv()}}});
+  json report =
+      run("/echo", {{"steps",
+                     {send_text(kUnicodeText, 3), recv(), send_binary(binary, 4), recv(),
+                      raw_frame(false, 1, "h\xc3"), raw_frame(false, 0, "\xa9llo \xe2"),
+                      // A ping between fragments is answered at once (RFC 6455 §5.4).
+                      raw_frame(true, 9, "between"), raw_frame(true, 0, "\x9c\x93"), recv()}}});
   json steps = report.at("steps");
   EXPECT_EQ(received_bytes(steps[1]), kUnicodeText);
   EXPECT_EQ(steps[3]["received"]["sha256"], sha256_hex(binary));
@@ -82,9 +82,9 @@ TEST_F(WebsocketsClientTest, JoinsMessagesSentInSeveralFrames) {
 TEST_F(WebsocketsClientTest, NegotiatesDeflateAndKeepsTheContextBetweenMessages) {
   const std::string text = repeated_letters(3000, 2, 11);
   json report = run("/deflate", {{"compression", "default"},
-                                       {"steps",
-                                        {send_text(text), recv(), send_text(text), recv(),
-                                         send_text(std::string(100000, 'z')), recv()}}});
+                                 {"steps",
+                                  {send_text(text), recv(), send_text(text), recv(),
+                                   send_text(std::string(100000, 'z')), recv()}}});
   ASSERT_EQ(report["extensions"].size(), 1u) << report.dump();
   json extension = report["extensions"][0];
   EXPECT_EQ(extension["name"], "permessage-deflate");
@@ -116,9 +116,8 @@ TEST_F(WebsocketsClientTest, CompressesWithinTheWindowTheClientAskedFor) {
   // window is wider than the 2^10 bytes asked for would refer 1500 bytes back, within the
   // message and into the one before, and websockets' 10-bit inflater would fail the latter.
   const std::string text = repeated_letters(1500, 2, 12);
-  json report =
-      run("/deflate", {{"compression", {{"server_max_window_bits", 10}}},
-                       {"steps", {send_text(text), recv(), send_text(text), recv()}}});
+  json report = run("/deflate", {{"compression", {{"server_max_window_bits", 10}}},
+                                 {"steps", {send_text(text), recv(), send_text(text), recv()}}});
   ASSERT_EQ(report["extensions"].size(), 1u) << report.dump();
   EXPECT_EQ(report["extensions"][0]["remote_max_window_bits"], 10);
   EXPECT_EQ(report["response_extensions"], "permessage-deflate; server_max_window_bits=10");
@@ -136,12 +135,10 @@ TEST_F(WebsocketsClientTest, CompressesWithinTheWindowTheClientAskedFor) {
 TEST_F(WebsocketsClientTest, HonoursNoContextTakeoverBothWays) {
   const std::string text = repeated_letters(500, 1, 14);
   json report =
-      run("/deflate", {{"compression",
-                        {{"server_no_context_takeover", true},
-                         {"client_no_context_takeover", true}}},
-                       {"steps",
-                        {send_text(text), recv(), send_text(text), recv(), send_text(text),
-                         recv()}}});
+      run("/deflate",
+          {{"compression",
+            {{"server_no_context_takeover", true}, {"client_no_context_takeover", true}}},
+           {"steps", {send_text(text), recv(), send_text(text), recv(), send_text(text), recv()}}});
   ASSERT_EQ(report["extensions"].size(), 1u) << report.dump();
   json extension = report["extensions"][0];
   EXPECT_TRUE(extension["remote_no_context_takeover"]);
@@ -179,10 +176,11 @@ TEST_F(WebsocketsClientTest, AskingForAnEightBitServerWindowStillWorks) {
 TEST_F(WebsocketsClientTest, JoinsCompressedMessagesSentInSeveralFrames) {
   const std::string text = repeated_letters(3000, 3, 16);
   const std::string binary = random_bytes(100000, 17);
-  json report = run("/deflate", {{"compression", "default"},
-                                 {"steps",
-                                  {send_text(text, 4), recv(), send_binary(binary, 3), recv(),
-                                   send_text(text, 2), recv()}}});
+  json report = run(
+      "/deflate",
+      {{"compression", "default"},
+       {"steps",
+        {send_text(text, 4), recv(), send_binary(binary, 3), recv(), send_text(text, 2), recv()}}});
   ASSERT_EQ(report["extensions"].size(), 1u);
   json steps = report.at("steps");
   EXPECT_EQ(received_bytes(steps[1]), text);
@@ -215,8 +213,8 @@ TEST_F(WebsocketsClientTest, JoinsCompressedFramesThatArriveAFewBytesAtATime) {
 TEST_F(WebsocketsClientTest, ALongCloseReasonIsCutAtACharacterBoundary) {
   std::string reason;
   for (int i = 0; i < 100; ++i) reason.append("\xc3\xa9");  // 200 bytes of "é"
-  json report = run("/echo", {{"steps", {send_text(command({{"close", 4000}, {"reason", reason}})),
-                                         recv()}}});
+  json report = run(
+      "/echo", {{"steps", {send_text(command({{"close", 4000}, {"reason", reason}})), recv()}}});
   // A close frame's payload is at most 125 bytes: the code and 61 whole characters.
   EXPECT_EQ(report["steps"][1]["closed"]["code"], 4000);
   EXPECT_EQ(report["steps"][1]["closed"]["reason"], reason.substr(0, 122));
@@ -226,7 +224,8 @@ TEST_F(WebsocketsClientTest, PingsOfTheLargestSizeAreAnsweredBothWays) {
   const std::string big_ping(125, '\x5a');
   json report = run("/echo", {{"steps",
                                {{{"do", "ping"}, {"hex", to_hex(big_ping)}},
-                                send_text(command({{"ping", to_hex(big_ping)}})), recv()}}});
+                                send_text(command({{"ping", to_hex(big_ping)}})),
+                                recv()}}});
   json steps = report.at("steps");
   EXPECT_TRUE(steps[0]["pong"]);
   EXPECT_EQ(received_bytes(steps[2]), "pong:" + to_hex(big_ping));
@@ -234,10 +233,10 @@ TEST_F(WebsocketsClientTest, PingsOfTheLargestSizeAreAnsweredBothWays) {
 }
 
 TEST_F(WebsocketsClientTest, PingsAreAnsweredBothWays) {
-  json report =
-      run("/echo", {{"steps",
-                     {{{"do", "ping"}, {"hex", to_hex("from python\x01")}},
-                      send_text(command({{"ping", to_hex("from squall\xff")}})), recv()}}});
+  json report = run("/echo", {{"steps",
+                               {{{"do", "ping"}, {"hex", to_hex("from python\x01")}},
+                                send_text(command({{"ping", to_hex("from squall\xff")}})),
+                                recv()}}});
   json steps = report.at("steps");
   EXPECT_TRUE(steps[0]["pong"]);
   // The handler's on_pong answered with the data of websockets' pong.
@@ -249,10 +248,11 @@ TEST_F(WebsocketsClientTest, PingsAreAnsweredBothWays) {
 }
 
 TEST_F(WebsocketsClientTest, ClientCloseCodeAndReasonReachTheHandler) {
-  json report =
-      run("/echo", {{"steps",
-                     {send_text("x"), recv(),
-                      {{"do", "close"}, {"code", 4001}, {"reason", "client leaves \xe2\x9c\x93"}}}}});
+  json report = run(
+      "/echo", {{"steps",
+                 {send_text("x"),
+                  recv(),
+                  {{"do", "close"}, {"code", 4001}, {"reason", "client leaves \xe2\x9c\x93"}}}}});
   ConnectionRecord& server = connection();
   EXPECT_EQ(server.close_code, 4001);
   EXPECT_EQ(server.close_reason, "client leaves \xe2\x9c\x93");
@@ -262,9 +262,9 @@ TEST_F(WebsocketsClientTest, ClientCloseCodeAndReasonReachTheHandler) {
 
 TEST_F(WebsocketsClientTest, HandlerCloseCodeAndReasonReachTheClient) {
   json report = run(
-      "/echo",
-      {{"steps",
-        {send_text(command({{"close", 4002}, {"reason", "server leaves \xe2\x9c\x93"}})), recv()}}});
+      "/echo", {{"steps",
+                 {send_text(command({{"close", 4002}, {"reason", "server leaves \xe2\x9c\x93"}})),
+                  recv()}}});
   EXPECT_EQ(report["steps"][1]["closed"]["code"], 4002);
   EXPECT_EQ(report["steps"][1]["closed"]["reason"], "server leaves \xe2\x9c\x93");
   // websockets echoes the code and reason back.
@@ -272,8 +272,7 @@ TEST_F(WebsocketsClientTest, HandlerCloseCodeAndReasonReachTheClient) {
 }
 
 TEST_F(WebsocketsClientTest, InvalidUtf8GetsCloseCode1007) {
-  json report =
-      run("/echo", {{"steps", {raw_frame(true, 1, "ok \xce\xba \xed\xa0\x80"), recv()}}});
+  json report = run("/echo", {{"steps", {raw_frame(true, 1, "ok \xce\xba \xed\xa0\x80"), recv()}}});
   EXPECT_EQ(report["steps"][1]["closed"]["code"], 1007) << report.dump();
   EXPECT_TRUE(connection().messages.empty());
 }
@@ -317,8 +316,7 @@ TEST_F(WebsocketsClientTest, AMessageOverTheLimitOnceInflatedGetsCloseCode1009) 
   // 10 MiB and one byte of 'a': about 10 KiB on the wire.
   json big = send_text("a");
   big["repeat"] = kTenMiB + 1;
-  json report =
-      run("/deflate", {{"compression", "default"}, {"steps", {big, recv()}}});
+  json report = run("/deflate", {{"compression", "default"}, {"steps", {big, recv()}}});
   EXPECT_EQ(report["steps"][1]["closed"]["code"], 1009) << report.dump();
   EXPECT_TRUE(connection().messages.empty());
 }
@@ -391,15 +389,14 @@ INSTANTIATE_TEST_SUITE_P(Violations, WebsocketsClientViolationTest,
 
 TEST_F(WebsocketsClientTest, TheHandlerPicksASubprotocolTheClientOffered) {
   json report = run("/chat", {{"subprotocols", {"chat.v3", "chat.v2", "chat.v1"}},
-                                    {"steps", {send_text("hi"), recv()}}});
+                              {"steps", {send_text("hi"), recv()}}});
   EXPECT_EQ(report["subprotocol"], "chat.v2");
   EXPECT_EQ(report["response_protocol"], "chat.v2");
   EXPECT_EQ(connection().selected_subprotocol, "chat.v2");
 }
 
 TEST_F(WebsocketsClientTest, NoCommonSubprotocolMeansNone) {
-  json report =
-      run("/chat", {{"subprotocols", {"other"}}, {"steps", {send_text("hi"), recv()}}});
+  json report = run("/chat", {{"subprotocols", {"other"}}, {"steps", {send_text("hi"), recv()}}});
   EXPECT_TRUE(report["subprotocol"].is_null());
   EXPECT_TRUE(report["response_protocol"].is_null());
   EXPECT_EQ(received_bytes(report["steps"][1]), "hi");
@@ -412,9 +409,8 @@ TEST_F(WebsocketsClientTest, AForeignOriginIsRefusedWith403) {
 }
 
 TEST_F(WebsocketsClientTest, TheSameOriginIsAccepted) {
-  json report =
-      run("/echo", {{"origin", "http://127.0.0.1:" + std::to_string(get_http_port())},
-                    {"steps", {send_text("same"), recv()}}});
+  json report = run("/echo", {{"origin", "http://127.0.0.1:" + std::to_string(get_http_port())},
+                              {"steps", {send_text("same"), recv()}}});
   EXPECT_EQ(received_bytes(report.at("steps")[1]), "same");
 }
 
@@ -431,8 +427,11 @@ class TornadoClientTest : public InteropTest {
 TEST_F(TornadoClientTest, EchoesTextAndBinaryMessages) {
   const std::string binary = random_bytes(70000, 5);
   json report = run("/echo", {{"steps",
-                                     {send_text(kUnicodeText), recv(), send_binary(binary), recv(),
-                                      {{"do", "close"}, {"code", 1000}, {"reason", "done"}}}}});
+                               {send_text(kUnicodeText),
+                                recv(),
+                                send_binary(binary),
+                                recv(),
+                                {{"do", "close"}, {"code", 1000}, {"reason", "done"}}}}});
   json steps = report.at("steps");
   EXPECT_EQ(received_bytes(steps[1]), kUnicodeText);
   EXPECT_FALSE(steps[1]["received"]["binary"]);
@@ -446,7 +445,7 @@ TEST_F(TornadoClientTest, EchoesTextAndBinaryMessages) {
 TEST_F(TornadoClientTest, NegotiatesDeflate) {
   const std::string text = repeated_letters(3000, 2, 13);
   json report = run("/deflate", {{"compression", json::object()},
-                                       {"steps", {send_text(text), recv(), send_text(text), recv()}}});
+                                 {"steps", {send_text(text), recv(), send_text(text), recv()}}});
   EXPECT_EQ(report["response_extensions"], "permessage-deflate");
   ASSERT_FALSE(report["compression"].is_null());
   EXPECT_TRUE(report["compression"]["decompressor_persistent"]);
@@ -459,10 +458,10 @@ TEST_F(TornadoClientTest, NegotiatesDeflate) {
 }
 
 TEST_F(TornadoClientTest, PingsAreAnsweredBothWays) {
-  json report =
-      run("/echo", {{"steps",
-                     {{{"do", "ping"}, {"hex", to_hex("tornado ping")}},
-                      send_text(command({{"ping", to_hex("squall ping")}})), recv()}}});
+  json report = run("/echo", {{"steps",
+                               {{{"do", "ping"}, {"hex", to_hex("tornado ping")}},
+                                send_text(command({{"ping", to_hex("squall ping")}})),
+                                recv()}}});
   json steps = report.at("steps");
   EXPECT_EQ(steps[0]["pong"], to_hex("tornado ping"));
   EXPECT_EQ(received_bytes(steps[2]), "pong:" + to_hex("squall ping"));
@@ -473,9 +472,9 @@ TEST_F(TornadoClientTest, PingsAreAnsweredBothWays) {
 
 TEST_F(TornadoClientTest, CloseCodesAndReasonsReachTheOtherSide) {
   json report = run(
-      "/echo", {{"steps",
-                 {send_text(command({{"close", 4003}, {"reason", "bye tornado \xe2\x9c\x93"}})),
-                  recv()}}});
+      "/echo",
+      {{"steps",
+        {send_text(command({{"close", 4003}, {"reason", "bye tornado \xe2\x9c\x93"}})), recv()}}});
   EXPECT_EQ(report["steps"][1]["closed"]["code"], 4003);
   EXPECT_EQ(report["steps"][1]["closed"]["reason"], "bye tornado \xe2\x9c\x93");
   // Tornado echoes the code without the reason.
@@ -501,11 +500,10 @@ TEST_F(TornadoClientTest, SelectsASubprotocol) {
 }
 
 TEST_F(TornadoClientTest, AForeignOriginIsRefusedWith403) {
-  json report =
-      run("/echo", {{"headers", {{"Origin", "https://elsewhere.example"}}}, {"steps", json::array()}});
+  json report = run(
+      "/echo", {{"headers", {{"Origin", "https://elsewhere.example"}}}, {"steps", json::array()}});
   EXPECT_EQ(report["handshake_status"], 403) << report.dump();
 }
-
 
 }  // namespace
 }  // namespace squall::interop

@@ -307,6 +307,7 @@ class RequestHandler {
   PathArguments path_;
   detail::Dispatcher* dispatcher_ = nullptr;  // the request's delegate, while both live
   bool stream_request_body_ = false;
+  unsigned allowed_methods_ = 0;  // the route's HandlerFactory::methods, for Allow on a 405
   // A streaming body: `prepared_` completes after prepare() (the body is read from then on),
   // `body_done_` once the whole body has arrived.
   std::optional<Future<void>> prepared_;

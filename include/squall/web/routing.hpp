@@ -28,14 +28,52 @@ struct HandlerFactory {
   /// The handler takes the body as it arrives (`data_received`) instead of buffered whole:
   /// Tornado's `@stream_request_body`.
   bool stream_request_body = false;
+  /// The HTTP methods the handler class implements, as bits of `method_bit` (zero: unknown):
+  /// a 405 answer lists them in its `Allow` header (RFC 9110 §15.5.6).
+  unsigned methods = 0;
 
   explicit operator bool() const noexcept { return static_cast<bool>(make); }
 };
 
+namespace detail {
+
+/// The bit of each method in HandlerFactory::methods, in the order `Allow` lists them.
+enum MethodBit : unsigned {
+  kGetBit = 1u << 0,
+  kHeadBit = 1u << 1,
+  kPostBit = 1u << 2,
+  kDeleteBit = 1u << 3,
+  kPatchBit = 1u << 4,
+  kPutBit = 1u << 5,
+  kOptionsBit = 1u << 6,
+};
+
+/// The methods `H` overrides (found at compile time: `&H::get` names RequestHandler's own `get`
+/// unless a class between them overrides it).
+template <class H, class Base = RequestHandler>
+constexpr unsigned implemented_methods() {
+  unsigned methods = 0;
+  if constexpr (!std::is_same_v<decltype(&H::get), decltype(&Base::get)>) methods |= kGetBit;
+  if constexpr (!std::is_same_v<decltype(&H::head), decltype(&Base::head)>) methods |= kHeadBit;
+  if constexpr (!std::is_same_v<decltype(&H::post), decltype(&Base::post)>) methods |= kPostBit;
+  if constexpr (!std::is_same_v<decltype(&H::delete_), decltype(&Base::delete_)>) {
+    methods |= kDeleteBit;
+  }
+  if constexpr (!std::is_same_v<decltype(&H::patch), decltype(&Base::patch)>) methods |= kPatchBit;
+  if constexpr (!std::is_same_v<decltype(&H::put), decltype(&Base::put)>) methods |= kPutBit;
+  if constexpr (!std::is_same_v<decltype(&H::options), decltype(&Base::options)>) {
+    methods |= kOptionsBit;
+  }
+  return methods;
+}
+
+}  // namespace detail
+
 /// The factory of handler class `H` (derived from RequestHandler and default-constructible).
 /// Each new handler gets `initialize(args...)` called with copies of `args`, as Tornado passes a
 /// route's keyword arguments to `initialize`. A class declaring
-/// `static constexpr bool stream_request_body = true;` streams request bodies.
+/// `static constexpr bool stream_request_body = true;` streams request bodies. The methods `H`
+/// overrides are noted for the `Allow` header of its 405 answers.
 template <class H, class... Args>
 HandlerFactory handler(Args... args) {
   static_assert(std::is_base_of_v<RequestHandler, H>,
@@ -49,6 +87,7 @@ HandlerFactory handler(Args... args) {
   if constexpr (requires { H::stream_request_body; }) {
     factory.stream_request_body = H::stream_request_body;
   }
+  factory.methods = detail::implemented_methods<H>();
   return factory;
 }
 
