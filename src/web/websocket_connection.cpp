@@ -232,25 +232,22 @@ void WebSocketConnection::on_message(Opcode opcode, std::string& data) {
 
 void WebSocketConnection::on_ping(std::string_view payload) {
   if (!close_sent_) static_cast<void>(quiet(send_frame(Opcode::pong, payload, false)));
-  if (events_ != nullptr) {
-    try {
-      events_->on_ping(payload);
-    } catch (...) {
-      log::app_log().error("Uncaught exception in on_ping: {}",
-                           log::describe(std::current_exception()));
-    }
-  }
+  notify("on_ping", &WebSocketEvents::on_ping, payload);
 }
 
 void WebSocketConnection::on_pong(std::string_view payload) {
   last_pong_ = loop_.time();
-  if (events_ != nullptr) {
-    try {
-      events_->on_pong(payload);
-    } catch (...) {
-      log::app_log().error("Uncaught exception in on_pong: {}",
-                           log::describe(std::current_exception()));
-    }
+  notify("on_pong", &WebSocketEvents::on_pong, payload);
+}
+
+void WebSocketConnection::notify(const char* what, void (WebSocketEvents::*event)(std::string_view),
+                                 std::string_view payload) {
+  if (events_ == nullptr) return;
+  try {
+    (events_->*event)(payload);
+  } catch (...) {
+    log::app_log().error("Uncaught exception in {}: {}", what,
+                         log::describe(std::current_exception()));
   }
 }
 

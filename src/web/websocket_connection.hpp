@@ -93,6 +93,9 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   void on_ping(std::string_view payload) override;
   void on_pong(std::string_view payload) override;
   void on_close(std::optional<std::uint16_t> code, std::string_view reason) override;
+  // Calls an event with a control frame's payload; an exception is logged, not propagated.
+  void notify(const char* what, void (WebSocketEvents::*event)(std::string_view),
+              std::string_view payload);
 
   // Appends a frame to the output; sends it unless a batch of input is being handled.
   Future<void> send_frame(Opcode opcode, std::string_view payload, bool rsv1);
