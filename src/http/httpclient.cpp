@@ -123,8 +123,9 @@ void AsyncHTTPClient::Impl::apply_defaults(HTTPRequest& r) const {
     std::vector<std::string> own;  // names the request sets itself: the defaults' do not apply
     for (auto [name, value] : r.headers) own.emplace_back(name);
     for (auto [name, value] : d.headers) {
+      // (Named in the capture: clang 14 cannot capture a structured binding.)
       if (std::none_of(own.begin(), own.end(),
-                       [&](const std::string& n) { return iequals(n, name); })) {
+                       [&, &field = name](const std::string& n) { return iequals(n, field); })) {
         r.headers.add(name, value);
       }
     }
