@@ -25,8 +25,11 @@ void AsyncHTTPTestCase::TearDown() {
   if (client_) client_->close();
   if (server_) {
     server_->stop();
-    // Lets the server's connections see their close before the loop goes.
-    run_sync([this]() -> Future<void> { co_await server_->close_all_connections(); });
+    // Lets the server's connections (and WebSockets) see their close before the loop goes.
+    run_sync([this]() -> Future<void> {
+      if (app_) co_await app_->close_websockets();
+      co_await server_->close_all_connections();
+    });
   }
   client_.reset();
   server_.reset();

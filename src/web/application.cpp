@@ -16,6 +16,7 @@
 #include "squall/web/static_file_handler.hpp"
 #include "web/handler_access.hpp"
 #include "web/host_pattern.hpp"
+#include "web/websocket_registry.hpp"
 
 namespace squall::web {
 
@@ -174,7 +175,10 @@ Application::Application(std::vector<URLSpec> rules, Settings settings)
 
 Application::Application(std::vector<URLSpec> rules) : Application(std::move(rules), Settings{}) {}
 
-Application::~Application() = default;
+Application::~Application() {
+  // WebSockets may outlive the application: they must not unregister from it then.
+  for (WebSocketHandler* socket : websockets_) detail::forget_application(*socket);
+}
 
 void Application::add_handlers(std::string host_pattern, std::vector<URLSpec> rules) {
   Host host{detail::compile_host_pattern(host_pattern), false, {}};

@@ -11,10 +11,12 @@
 #include <spdlog/spdlog.h>
 #include "http/text.hpp"
 
+#include "squall/core/gen.hpp"
 #include "squall/util/log.hpp"
 #include "squall/web/application.hpp"
 #include "web/handler_access.hpp"
 #include "web/websocket_connection.hpp"
+#include "web/websocket_registry.hpp"
 
 namespace squall::web {
 
@@ -63,6 +65,24 @@ WebSocketHandler::WebSocketHandler() = default;
 
 WebSocketHandler::~WebSocketHandler() {
   if (connection_) connection_->set_events(nullptr);
+  if (registry_ != nullptr) registry_->websockets_.erase(this);
+}
+
+void detail::forget_application(WebSocketHandler& socket) noexcept {
+  socket.registry_ = nullptr;
+}
+
+Future<void> Application::close_websockets(int code, std::string_view reason) {
+  std::vector<Future<void>> closed;
+  closed.reserve(websockets_.size());
+  // Copied: a socket may go away while the others are closed.
+  const std::vector<WebSocketHandler*> sockets(websockets_.begin(), websockets_.end());
+  for (WebSocketHandler* socket : sockets) {
+    if (!socket->connection_) continue;
+    closed.push_back(socket->connection_->closed());
+    socket->connection_->close(code, reason);
+  }
+  return gen::multi(std::move(closed));
 }
 
 Future<void> WebSocketHandler::open() {
@@ -193,6 +213,8 @@ Future<void> WebSocketHandler::accept() {
   connection_ = std::make_shared<detail::WebSocketConnection>(std::move(stream), std::move(params));
   events_ = std::make_unique<detail::HandlerEvents>(*this);
   connection_->set_events(events_.get());
+  registry_ = &application();
+  registry_->websockets_.insert(this);
 
   std::optional<Future<void>> opened;
   try {

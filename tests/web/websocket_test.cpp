@@ -394,6 +394,22 @@ TEST_F(WebSocketTest, DroppingTheLastClientHandleClosesTheConnection) {
   });
 }
 
+TEST_F(WebSocketTest, ApplicationClosesEveryOpenWebSocket) {
+  run_sync([&]() -> Future<void> {
+    WebSocketClientConnection a = co_await websocket_connect(ws_url("/echo"));
+    WebSocketClientConnection b = co_await websocket_connect(ws_url("/any"));
+    co_await until([&] { return app().websocket_count() == 2; });
+    co_await app().close_websockets(1001, "server going down");
+    EXPECT_EQ(app().websocket_count(), 0u);
+    for (WebSocketClientConnection* conn : {&a, &b}) {
+      EXPECT_EQ(co_await conn->read_message(), std::nullopt);
+      EXPECT_EQ(conn->close_code(), std::optional<int>(1001));
+      EXPECT_EQ(conn->close_reason(), "server going down");
+    }
+    co_await app().close_websockets();  // none left: completes at once
+  });
+}
+
 TEST_F(WebSocketTest, RefusesInvalidCloseCodes) {
   run_sync([&]() -> Future<void> {
     WebSocketClientConnection conn = co_await websocket_connect(ws_url("/echo"));

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@
 namespace squall::web {
 
 class RequestHandler;
+class WebSocketHandler;
 
 /// An application's settings (Tornado's keyword arguments to `Application`). Every field has
 /// Tornado's default.
@@ -139,6 +141,14 @@ class Application : public HTTPServerConnectionDelegate {
   /// matching route's factory, or the default handler's (null for a 404).
   const HandlerFactory* find_handler(const HTTPServerRequest& request, PathArguments& path) const;
 
+  /// Starts the closing handshake of every open WebSocket of this application (as
+  /// WebSocketHandler::close with `code` and `reason`) and completes once all of them have
+  /// closed, each within its 5 s close timeout. For a graceful stop: a WebSocket is no longer an
+  /// HTTP connection, so HTTPServer's `shutdown` and `close_all_connections` leave it alone.
+  Future<void> close_websockets(int code = 1001, std::string_view reason = {});
+  /// The number of open WebSockets of this application's handlers.
+  std::size_t websocket_count() const noexcept { return websockets_.size(); }
+
  private:
   struct Host;
   Settings settings_;
@@ -147,6 +157,9 @@ class Application : public HTTPServerConnectionDelegate {
   std::vector<std::unique_ptr<HTTPServer>> servers_;
   std::map<std::string, std::unique_ptr<Loader>, std::less<>> loaders_;
   std::map<std::string, std::string, std::less<>> static_versions_;
+  // The open WebSockets (their handlers register and unregister themselves).
+  friend class WebSocketHandler;
+  std::unordered_set<WebSocketHandler*> websockets_;
 };
 
 }  // namespace squall::web

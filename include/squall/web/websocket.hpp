@@ -40,9 +40,13 @@
 
 namespace squall::web {
 
+class Application;
+class WebSocketHandler;
+
 namespace detail {
 class WebSocketConnection;
 class WebSocketEvents;
+void forget_application(WebSocketHandler& socket) noexcept;
 }  // namespace detail
 
 /// One whole message: text (valid UTF-8) or binary.
@@ -170,6 +174,8 @@ class WebSocketHandler : public RequestHandler {
 
  private:
   friend class detail::WebSocketEvents;
+  friend class Application;
+  friend void detail::forget_application(WebSocketHandler& socket) noexcept;
   void retain(std::unique_ptr<RequestHandler>& owned) override;
   Future<void> accept();
   // Refuses the handshake with `status` and `message`.
@@ -178,6 +184,7 @@ class WebSocketHandler : public RequestHandler {
   std::shared_ptr<detail::WebSocketConnection> connection_;
   std::unique_ptr<detail::WebSocketEvents> events_;
   std::optional<std::string> selected_subprotocol_;
+  Application* registry_ = nullptr;  // the application listing this open WebSocket
 };
 
 /// How `websocket_connect` connects.
