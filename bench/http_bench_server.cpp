@@ -9,8 +9,8 @@
 //
 // Usage: http_bench_server [--port N] [--address A] [--web]
 
-#include <cstdlib>
-#include <iostream>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +23,8 @@
 #include <squall/util/log.hpp>
 #include <squall/web/application.hpp>
 #include <squall/web/request_handler.hpp>
+
+#include "bench_server.hpp"
 
 namespace {
 
@@ -66,63 +68,29 @@ class JsonHandler : public squall::web::RequestHandler {
   }
 };
 
-[[noreturn]] void usage(const char* program, int status) {
-  (status == 0 ? std::cout : std::cerr)
-      << "Usage: " << program << " [--port N] [--address A] [--web]\n"
-      << "Serves /plaintext and /json for the HTTP benchmark (default 127.0.0.1:8080).\n"
-      << "--web serves them through Application and RequestHandler.\n";
-  std::exit(status);
-}
+constexpr squall::bench::ServerUsage kUsage{
+    "[--port N] [--address A] [--web]",
+    "Serves /plaintext and /json for the HTTP benchmark (default 127.0.0.1:8080).\n"
+    "--web serves them through Application and RequestHandler.\n"};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  long port = 8080;
-  std::string address = "127.0.0.1";
-  bool web = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (auto eq = arg.find('='); eq != std::string_view::npos)
-        return std::string(arg.substr(eq + 1));
-      if (i + 1 >= argc) usage(argv[0], 2);
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") usage(argv[0], 0);
-    if (arg.starts_with("--port")) {
-      std::string text = value();
-      char* end = nullptr;
-      port = std::strtol(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || port < 0 || port > 65535) {
-        std::cerr << argv[0] << ": invalid --port '" << text << "'\n";
-        return 2;
-      }
-    } else if (arg.starts_with("--address")) {
-      address = value();
-    } else if (arg == "--web") {
-      web = true;
-    } else {
-      std::cerr << argv[0] << ": unknown option '" << arg << "'\n";
-      usage(argv[0], 2);
-    }
-  }
+  const squall::bench::ServerArgs args =
+      squall::bench::parse_server_args(argc, argv, 8080, {"--web"}, kUsage);
   squall::IOLoop loop;
   squall::log::access_log().set_level(spdlog::level::warn);
   squall::web::Application app({{"/plaintext", squall::web::handler<PlaintextHandler>()},
                                 {"/json", squall::web::handler<JsonHandler>()}});
-  auto server_ptr = web ? std::make_unique<squall::HTTPServer>(
-                              static_cast<squall::HTTPServerConnectionDelegate&>(app))
-                        : std::make_unique<squall::HTTPServer>(handle);
+  auto server_ptr = args.has("--web") ? std::make_unique<squall::HTTPServer>(
+                                            static_cast<squall::HTTPServerConnectionDelegate&>(app))
+                                      : std::make_unique<squall::HTTPServer>(handle);
   squall::HTTPServer& server = *server_ptr;
-  try {
-    server.listen(static_cast<std::uint16_t>(port), address);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
+  if (!squall::bench::listen_or_report(argv[0], args, [&] {
+        server.listen(static_cast<std::uint16_t>(args.port), args.address);
+      })) {
     return 1;
   }
-  server.shutdown_on_signal(SIGTERM, std::chrono::seconds(5));
-  server.shutdown_on_signal(SIGINT, std::chrono::seconds(5));
-  loop.start();
+  squall::bench::serve_until_signal(server, std::chrono::seconds(5));
   return 0;
 }

@@ -10,12 +10,7 @@
 // Usage: websocket_bench_server [--port N] [--address A]   (default 127.0.0.1, port 0)
 
 #include <chrono>
-#include <csignal>
-#include <cstdint>
-#include <cstdlib>
 #include <iostream>
-#include <string>
-#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -24,6 +19,8 @@
 #include <squall/util/log.hpp>
 #include <squall/web/application.hpp>
 #include <squall/web/websocket.hpp>
+
+#include "bench_server.hpp"
 
 namespace {
 
@@ -42,57 +39,26 @@ class EchoSocket : public squall::web::WebSocketHandler {
   }
 };
 
-[[noreturn]] void usage(const char* program, int status) {
-  (status == 0 ? std::cout : std::cerr)
-      << "Usage: " << program << " [--port N] [--address A]\n"
-      << "Echoes WebSocket messages at /echo (default 127.0.0.1, port 0: a free one).\n"
-      << "Prints port=N once listening.\n";
-  std::exit(status);
-}
+constexpr squall::bench::ServerUsage kUsage{
+    "[--port N] [--address A]",
+    "Echoes WebSocket messages at /echo (default 127.0.0.1, port 0: a free one).\n"
+    "Prints port=N once listening.\n"};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  long port = 0;
-  std::string address = "127.0.0.1";
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (auto eq = arg.find('='); eq != std::string_view::npos)
-        return std::string(arg.substr(eq + 1));
-      if (i + 1 >= argc) usage(argv[0], 2);
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") usage(argv[0], 0);
-    if (arg.starts_with("--port")) {
-      std::string text = value();
-      char* end = nullptr;
-      port = std::strtol(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || port < 0 || port > 65535) {
-        std::cerr << argv[0] << ": invalid --port '" << text << "'\n";
-        return 2;
-      }
-    } else if (arg.starts_with("--address")) {
-      address = value();
-    } else {
-      std::cerr << argv[0] << ": unknown option '" << arg << "'\n";
-      usage(argv[0], 2);
-    }
-  }
+  const squall::bench::ServerArgs args =
+      squall::bench::parse_server_args(argc, argv, 0, {}, kUsage);
   squall::IOLoop loop;
   squall::log::access_log().set_level(spdlog::level::warn);
   squall::web::Application app({{"/echo", squall::web::handler<EchoSocket>()}});
   squall::HTTPServer* server = nullptr;
-  try {
-    server = &app.listen(static_cast<int>(port), address);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
+  if (!squall::bench::listen_or_report(argv[0], args, [&] {
+        server = &app.listen(static_cast<int>(args.port), args.address);
+      })) {
     return 1;
   }
   std::cout << "port=" << server->addresses().at(0).port() << std::endl;
-  server->shutdown_on_signal(SIGTERM, std::chrono::seconds(2));
-  server->shutdown_on_signal(SIGINT, std::chrono::seconds(2));
-  loop.start();
+  squall::bench::serve_until_signal(*server, std::chrono::seconds(2));
   return 0;
 }

@@ -6,7 +6,8 @@
         title = await page.evaluate("document.title")
 
 Chromium runs headless with a fresh profile in a session of its own, and `close()` kills its
-whole process group. Every call has a deadline (`timeout`, in seconds) and fails with
+whole process group; leaving an `async with` block by an exception also prints the end of
+Chromium's log to stderr. Every call has a deadline (`timeout`, in seconds) and fails with
 DevToolsError when it passes, when Chromium is missing or exits, or when the page throws. Needs
 Debian's chromium and python3-websockets; a missing one is an ImportError or a DevToolsError
 that names the package, so that a test fails (never skips) with a clear message.
@@ -18,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -28,6 +30,8 @@ except ImportError:
         from None
 
 DEFAULT_TIMEOUT = 10.0
+# How much of Chromium's log a failing `async with` block prints.
+LOG_TAIL = 5000
 
 # Headless, without the sandbox (containers and root lack it), and without what would reach the
 # network or slow the start: updates, sync, first-run dialogs.
@@ -78,7 +82,10 @@ class Chromium:
     async def __aenter__(self):
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, kind, error, trace):
+        # What Chromium said often tells why a page misbehaved.
+        if kind is not None and not issubclass(kind, KeyboardInterrupt):
+            print("--- chromium log ---\n" + self.log()[-LOG_TAIL:], file=sys.stderr)
         await self.close()
 
     async def close(self):

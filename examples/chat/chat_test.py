@@ -21,75 +21,37 @@ Fails (never skips) when python3-requests, python3-websockets or Chromium is mis
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import re
-import selectors
-import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-# chromium_devtools.py is in examples/; no __pycache__ is left in the source tree.
+# demo_testing.py and chromium_devtools.py are in examples/; no __pycache__ is left in the sources.
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import demo_testing  # noqa: E402
+from demo_testing import Failure, check  # noqa: E402
 
 TOTAL_SECONDS = 40
 STEP_SECONDS = 10
 # How long SIGTERM may take with long polls waiting: they must not hold the shutdown.
 SHUTDOWN_SECONDS = 3
 CACHE_SIZE = 200
-UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+UUID4 = demo_testing.UUID4
 WAITERS = re.compile(r"waiters: (\d+) \(([^)]*)\)")
 
 
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-class Server:
-    """The demo on a free port of 127.0.0.1, its log kept in a file."""
+class Server(demo_testing.Server):
+    """The demo on a free port of 127.0.0.1, started from another folder (so that it must find
+    its templates by itself) with --logging=debug, which logs its waiting long polls; stop()
+    fails if it takes SHUTDOWN_SECONDS."""
 
     def __init__(self, program, workdir):
-        self.log_path = os.path.join(workdir, "server-%d.log" % time.monotonic_ns())
-        self.log = open(self.log_path, "wb")
-        # Started from another folder, so that it must find its templates by itself.
-        self.process = subprocess.Popen([program, "--port=0", "--address=127.0.0.1",
-                                         "--logging=debug"],
-                                        stdout=subprocess.PIPE, stderr=self.log, cwd=workdir)
-        line = self._first_line()
-        match = re.fullmatch(r"Listening on http://127\.0\.0\.1:(\d+)/", line)
-        check(match, "unexpected first line from the server: %r" % line)
-        self.port = int(match.group(1))
-        self.url = "http://127.0.0.1:%d/" % self.port
-
-    def _first_line(self):
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + STEP_SECONDS
-        data = b""
-        while b"\n" not in data:
-            remaining = deadline - time.monotonic()
-            check(remaining > 0 and selector.select(remaining), "the server printed no address")
-            chunk = os.read(self.process.stdout.fileno(), 4096)
-            if not chunk:
-                raise Failure("the server closed its output before printing its address "
-                              "(exit status %s)" % self.process.poll())
-            data += chunk
-        return data.split(b"\n", 1)[0].decode()
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+        super().__init__(program, workdir, "--logging=debug", timeout=STEP_SECONDS,
+                         shutdown_seconds=SHUTDOWN_SECONDS)
 
     def waiters(self):
         """The last (count, why) the server logged about its waiting long polls, or (0, None)."""
@@ -105,25 +67,6 @@ class Server:
             check(time.monotonic() < deadline, "the server did not get to %d waiting long polls "
                   "(%s) within %d s; last: %r" % (count, why, STEP_SECONDS, self.waiters()))
             time.sleep(0.02)
-
-    def terminate(self):
-        """SIGTERM; the server must exit 0 within SHUTDOWN_SECONDS. Returns the time it took."""
-        start = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(STEP_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise Failure("the server did not stop within %d s of SIGTERM" % STEP_SECONDS)
-        took = time.monotonic() - start
-        check(status == 0, "the server exited with %d after SIGTERM" % status)
-        check(took < SHUTDOWN_SECONDS, "the server took %.1f s to stop after SIGTERM" % took)
-        return took
-
-    def kill(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 # --- http --------------------------------------------------------------------------------------
@@ -217,10 +160,19 @@ def ids(messages):
     return [message["id"] for message in messages]
 
 
-def test_http(program, workdir, requests):
-    server = Server(program, workdir)
+@contextlib.contextmanager
+def thread_pool():
+    """Threads for the long polls that wait; at the end, the ones still waiting are left to
+    end with the server."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
     try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_http(program, workdir, requests):
+    with Server(program, workdir) as server, thread_pool() as pool:
         client = Client(requests, server)
         page = client.get_page()
         check('class="message"' not in page, "a fresh server's page shows messages")
@@ -308,7 +260,7 @@ def test_http(program, workdir, requests):
         # SIGTERM answers the polls still waiting (with nothing) instead of waiting for them.
         waiting = client.raw_poll(many[-1]["id"])
         server.wait_for_waiters(1, "a long poll started waiting")
-        took = server.terminate()
+        took = server.stop()
         head, body = read_response(waiting)
         check(head.startswith("HTTP/1.1 200 ") and json.loads(body) == {"messages": []},
               "the poll waiting at shutdown got %r %r" % (head, body))
@@ -318,42 +270,6 @@ def test_http(program, workdir, requests):
                     if line.startswith(("[E", "[C")) or "Uncaught" in line]
         check(not problems, "the server logged errors:\n" + "\n".join(problems))
         print("ok: http (stopped in %.2f s)" % took)
-    except Exception:
-        print("--- server log ---\n" + server.log_text()[-20000:], file=sys.stderr)
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        server.kill()
-
-
-def test_finding_files(program, workdir, requests):
-    """The templates beside the program win over the source folder's; --root overrides both."""
-    result = subprocess.run([program, "--help"], capture_output=True, text=True,
-                            timeout=STEP_SECONDS)
-    check(result.returncode == 0 and "--root=" in result.stdout,
-          "--help does not list --root:\n" + result.stdout + result.stderr)
-    missing = os.path.join(workdir, "missing")
-    result = subprocess.run([program, "--port=0", "--root=" + missing], capture_output=True,
-                            text=True, timeout=STEP_SECONDS)
-    check(result.returncode == 1 and missing in result.stderr,
-          "a --root without templates: status %d, %r" % (result.returncode, result.stderr))
-
-    beside = os.path.join(workdir, "beside")
-    source = os.path.dirname(os.path.abspath(__file__))
-    shutil.copytree(os.path.join(source, "static"), os.path.join(beside, "static"))
-    shutil.copytree(os.path.join(source, "templates"), os.path.join(beside, "templates"))
-    with open(os.path.join(beside, "templates", "index.html"), "a") as f:
-        f.write("<!-- the copy beside the program -->\n")
-    copy = os.path.join(beside, os.path.basename(program))
-    shutil.copy2(program, copy)
-    server = Server(copy, workdir)
-    try:
-        page = requests.get(server.url, timeout=STEP_SECONDS).text
-        check("the copy beside the program" in page,
-              "the program did not use the templates beside it:\n" + page)
-        server.terminate()
-    finally:
-        server.kill()
 
 
 # --- chromium ----------------------------------------------------------------------------------
@@ -369,103 +285,81 @@ async def wait_for_waiters(server, count, why=None):
 async def test_chromium(program, workdir):
     import chromium_devtools
 
-    server = Server(program, workdir)
-    chromium = None
-    try:
-        chromium = await chromium_devtools.Chromium.start(timeout=STEP_SECONDS)
-        loaded = "document.readyState === 'complete' && typeof updater === 'object'"
-        sender = await chromium.open_page(server.url)
-        reader = await chromium.open_page(server.url)
-        for page in (sender, reader):
-            await page.wait_for(loaded, "the chat page loading")
-        # Both pages have their long poll waiting: a message posted now must come through it.
-        await wait_for_waiters(server, 2)
+    with Server(program, workdir) as server:
+        async with await chromium_devtools.Chromium.start(timeout=STEP_SECONDS) as chromium:
+            loaded = "document.readyState === 'complete' && typeof updater === 'object'"
+            sender = await chromium.open_page(server.url)
+            reader = await chromium.open_page(server.url)
+            for page in (sender, reader):
+                await page.wait_for(loaded, "the chat page loading")
+            # Both pages have their long poll waiting: a message posted now must come through it.
+            await wait_for_waiters(server, 2)
 
-        body = "<b>bold?</b> & co"
-        await sender.evaluate("""(() => {
-            document.getElementById("message").value = %s;
-            document.querySelector("#messageform input[type=submit]").click();
-        })()""" % json.dumps(body))
-        shows = "%s.filter(text => text === %s).length === 1" % (MESSAGES_OF, json.dumps(body))
-        for page, name in ((reader, "the other page"), (sender, "the sending page")):
-            await page.wait_for(shows, "the message showing once in " + name)
-            injected = await page.evaluate('document.querySelectorAll("#inbox b").length')
-            check(injected == 0, "the message's markup reached the DOM of " + name)
-        await sender.wait_for('document.getElementById("message").value === ""',
-                              "the sender's text field clearing")
+            body = "<b>bold?</b> & co"
+            await sender.evaluate("""(() => {
+                document.getElementById("message").value = %s;
+                document.querySelector("#messageform input[type=submit]").click();
+            })()""" % json.dumps(body))
+            shows = "%s.filter(text => text === %s).length === 1" % (MESSAGES_OF, json.dumps(body))
+            for page, name in ((reader, "the other page"), (sender, "the sending page")):
+                await page.wait_for(shows, "the message showing once in " + name)
+                injected = await page.evaluate('document.querySelectorAll("#inbox b").length')
+                check(injected == 0, "the message's markup reached the DOM of " + name)
+            await sender.wait_for('document.getElementById("message").value === ""',
+                                  "the sender's text field clearing")
 
-        # Typed into the other page and sent with Enter, as a user does.
-        reply = "a reply"
-        await reader.evaluate('document.getElementById("message").focus()')
-        await reader.type_text(reply)
-        await reader.press_enter()
-        both = "JSON.stringify(%s) === %s" % (MESSAGES_OF,
-                                              json.dumps(json.dumps([body, reply],
-                                                                    separators=(",", ":"))))
-        for page, name in ((sender, "the first page"), (reader, "the replying page")):
-            await page.wait_for(both, "the reply showing in " + name)
+            # Typed into the other page and sent with Enter, as a user does.
+            reply = "a reply"
+            await reader.evaluate('document.getElementById("message").focus()')
+            await reader.type_text(reply)
+            await reader.press_enter()
+            both = "JSON.stringify(%s) === %s" % (MESSAGES_OF,
+                                                  json.dumps(json.dumps([body, reply],
+                                                                        separators=(",", ":"))))
+            for page, name in ((sender, "the first page"), (reader, "the replying page")):
+                await page.wait_for(both, "the reply showing in " + name)
 
-        # A page opened now shows both from the cache, and polls from the last of them.
-        await wait_for_waiters(server, 2)
-        later = await chromium.open_page(server.url)
-        await later.wait_for(loaded, "the later page loading")
-        check(await later.evaluate("JSON.stringify(%s)" % MESSAGES_OF)
-              == json.dumps([body, reply], separators=(",", ":")),
-              "the later page does not show the cached messages")
-        check(await later.evaluate("updater.cursor === document.querySelector("
-                                   "'#inbox .message:last-child').id.substring(1)"),
-              "the later page does not poll from its last message")
-        await wait_for_waiters(server, 3)
-        # Closing its tab ends its long poll on the server.
-        await later.close()
-        await wait_for_waiters(server, 2, "the client went away")
+            # A page opened now shows both from the cache, and polls from the last of them.
+            await wait_for_waiters(server, 2)
+            later = await chromium.open_page(server.url)
+            await later.wait_for(loaded, "the later page loading")
+            check(await later.evaluate("JSON.stringify(%s)" % MESSAGES_OF)
+                  == json.dumps([body, reply], separators=(",", ":")),
+                  "the later page does not show the cached messages")
+            check(await later.evaluate("updater.cursor === document.querySelector("
+                                       "'#inbox .message:last-child').id.substring(1)"),
+                  "the later page does not poll from its last message")
+            await wait_for_waiters(server, 3)
+            # Closing its tab ends its long poll on the server.
+            await later.close()
+            await wait_for_waiters(server, 2, "the client went away")
 
-        # The pages left open must not hold the server up.
-        took = await asyncio.get_running_loop().run_in_executor(None, server.terminate)
-        refused = [line for line in server.log_text().splitlines() if " 403 " in line]
-        check(not refused, "the server refused some of the pages' posts:\n" + "\n".join(refused))
-        print("ok: chromium (stopped in %.2f s)" % took)
-    except Exception:
-        print("--- server log ---\n" + server.log_text()[-20000:], file=sys.stderr)
-        if chromium is not None:
-            print("--- chromium log ---\n" + chromium.log()[-5000:], file=sys.stderr)
-        raise
-    finally:
-        if chromium is not None:
-            await chromium.close()
-        server.kill()
+            # The pages left open must not hold the server up.
+            took = await asyncio.get_running_loop().run_in_executor(None, server.stop)
+            refused = [line for line in server.log_text().splitlines() if " 403 " in line]
+            check(not refused,
+                  "the server refused some of the pages' posts:\n" + "\n".join(refused))
+            print("ok: chromium (stopped in %.2f s)" % took)
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("http", "chromium"):
-        print(__doc__, file=sys.stderr)
-        return 2
-    mode, program = sys.argv[1], os.path.abspath(sys.argv[2])
-    workdir = tempfile.mkdtemp(prefix="chat_test-")
-    try:
+    mode, program = demo_testing.mode_and_program(("http", "chromium"), __doc__)
+    with demo_testing.temporary_folder("chat_test-") as workdir:
         if mode == "http":
             try:
                 import requests
             except ImportError:
                 raise ImportError("python3-requests is missing (apt-get install python3-requests)")
 
-            test_finding_files(program, workdir, requests)
+            # The templates beside the program win over the source folder's.
+            demo_testing.check_finding_files(
+                program, os.path.dirname(os.path.abspath(__file__)), workdir,
+                lambda copy: Server(copy, workdir),
+                lambda url: requests.get(url, timeout=STEP_SECONDS).text, STEP_SECONDS)
             test_http(program, workdir, requests)
         else:
-            asyncio.run(asyncio.wait_for(test_chromium(program, workdir), TOTAL_SECONDS))
-        return 0
-    except ImportError as error:
-        print("FAIL: %s" % error, file=sys.stderr)
-        return 1
-    except asyncio.TimeoutError:
-        print("FAIL: the test did not finish within %d s" % TOTAL_SECONDS, file=sys.stderr)
-        return 1
-    except Exception as error:
-        print("FAIL: %s: %s" % (type(error).__name__, error), file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+            demo_testing.run_async(test_chromium(program, workdir), TOTAL_SECONDS)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(demo_testing.run(main))

@@ -21,12 +21,10 @@
 #include <squall/web/request_handler.hpp>
 
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
-#include <iostream>
 #include <optional>
 #include <random>
 #include <string>
@@ -36,6 +34,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
+
+#include "demo_support.hpp"
 
 #ifndef SQUALL_EXAMPLE_DIR
 #define SQUALL_EXAMPLE_DIR ""
@@ -211,25 +211,6 @@ class MessageUpdatesHandler : public ChatHandler {
 };
 // [updates]
 
-/// The folder holding templates/ and static/: `root` if given, else the program's own folder,
-/// else the source folder it was built from. Nullopt if the chosen one lacks the templates.
-std::optional<std::filesystem::path> find_root(const std::string& root) {
-  const auto holds_templates = [](const std::filesystem::path& dir) {
-    std::error_code error;
-    return std::filesystem::is_regular_file(dir / "templates" / "index.html", error);
-  };
-  if (!root.empty()) {
-    if (holds_templates(root)) return std::filesystem::absolute(root);
-    return std::nullopt;
-  }
-  std::error_code error;
-  const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error && holds_templates(program.parent_path())) return program.parent_path();
-  const std::filesystem::path source = SQUALL_EXAMPLE_DIR;
-  if (!source.empty() && holds_templates(source)) return source;
-  return std::nullopt;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -244,13 +225,9 @@ int main(int argc, char** argv) {
   const auto address = squall::options::get<std::string>("address");
   const auto root_option = squall::options::get<std::string>("root");
 
-  const std::optional<std::filesystem::path> root = find_root(root_option);
-  if (!root) {
-    std::cerr << argv[0] << ": no templates/index.html in "
-              << (root_option.empty() ? "the program's folder or " SQUALL_EXAMPLE_DIR : root_option)
-              << " (use --root=DIR)\n";
-    return 1;
-  }
+  const std::optional<std::filesystem::path> root =
+      demo::find_resource_root(argv[0], root_option, SQUALL_EXAMPLE_DIR, {"templates/index.html"});
+  if (!root) return 1;
 
   // Declared in this order so that they go in the reverse one: the application (and the requests
   // borrowing the buffer), then the buffer (whose destruction cancels waiters), then the loop.
@@ -265,31 +242,18 @@ int main(int argc, char** argv) {
        {"/a/message/new", squall::web::handler<MessageNewHandler>(&buffer)},
        {"/a/message/updates", squall::web::handler<MessageUpdatesHandler>(&buffer)}},
       std::move(settings));
-  bool stopping = false;
-  try {
-    squall::HTTPServer& server = application.listen(port, address);
-    for (const squall::SocketAddress& bound : server.addresses()) {
-      std::cout << "Listening on http://" << bound.to_string() << "/" << std::endl;
-    }
-    // [stop]
-    const auto stop = [&server, &loop, &buffer, &stopping](int signum) {
-      if (stopping) return;
-      stopping = true;
-      squall::log::gen_log().info("Signal {} received: closing the chat", signum);
-      // Stop accepting first, so that the answered pages cannot come back with a new poll;
-      // the waiting polls are requests in flight, which the shutdown waits for: wake them.
-      squall::Future<void> shutdown = server.shutdown(std::chrono::seconds(5));
-      buffer.close();
-      shutdown.add_done_callback([&loop] { loop.stop(); });
-    };
-    // [stop]
-    loop.add_signal_handler(SIGTERM, stop);
-    loop.add_signal_handler(SIGINT, stop);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
-    return 1;
-  }
+  squall::HTTPServer* server = demo::listen(argv[0], application, port, address);
+  if (!server) return 1;
+  // [stop]
+  demo::stop_on_signals(loop, [server, &buffer](int signum) {
+    squall::log::gen_log().info("Signal {} received: closing the chat", signum);
+    // Stop accepting first, so that the answered pages cannot come back with a new poll;
+    // the waiting polls are requests in flight, which the shutdown waits for: wake them.
+    squall::Future<void> shutdown = server->shutdown(std::chrono::seconds(5));
+    buffer.close();
+    return shutdown;
+  });
+  // [stop]
   loop.start();
   return 0;
 }

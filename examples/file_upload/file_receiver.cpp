@@ -23,13 +23,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <csignal>
 #include <cstdint>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
+#include "demo_support.hpp"
 #include "sha256.hpp"
 
 namespace {
@@ -113,10 +112,7 @@ int main(int argc, char** argv) {
   squall::options::define<std::string>("address", "127.0.0.1", "listen on this address");
   squall::options::define<std::uint64_t>("max_body_size", std::uint64_t{100} << 20,
                                          "the largest upload accepted, in bytes (413 beyond)");
-  if (!squall::options::parse_command_line(argc, argv).empty()) {
-    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
-    return 2;
-  }
+  if (!demo::parse_options_only(argc, argv)) return 2;
   const std::uint16_t port = squall::options::get<std::uint16_t>("port");
   const auto address = squall::options::get<std::string>("address");
 
@@ -128,18 +124,9 @@ int main(int argc, char** argv) {
   });
   squall::HTTPServerOptions server_options;
   server_options.max_body_size = squall::options::get<std::uint64_t>("max_body_size");
-  try {
-    squall::HTTPServer& server = application.listen(port, address, server_options);
-    for (const squall::SocketAddress& bound : server.addresses()) {
-      std::cout << "Listening on http://" << bound.to_string() << "/" << std::endl;
-    }
-    server.shutdown_on_signal(SIGTERM);
-    server.shutdown_on_signal(SIGINT);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
-    return 1;
-  }
+  squall::HTTPServer* server = demo::listen(argv[0], application, port, address, server_options);
+  if (!server) return 1;
+  demo::shutdown_on_signals(*server);
   loop.start();
   return 0;
 }

@@ -16,42 +16,20 @@ import hashlib
 import json
 import os
 import re
-import selectors
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
+
+# demo_testing.py is in examples/; no __pycache__ is left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import demo_testing  # noqa: E402
+from demo_testing import Failure, check  # noqa: E402
 
 STEP_SECONDS = 15
 MAX_BODY_SIZE = 32 << 20
 STREAMED_SIZE = 24 << 20
 LINE = re.compile(r'^(PUT|POST) (".*") \((.*)\): (\d+) bytes, sha256 ([0-9a-f]{64})$')
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def first_line(process):
-    """The first line the process prints, waited for at most STEP_SECONDS."""
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + STEP_SECONDS
-    data = b""
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        check(remaining > 0 and selector.select(remaining), "the server printed no address")
-        chunk = os.read(process.stdout.fileno(), 4096)
-        check(chunk, "the server closed its output before printing its address: %r" % data)
-        data += chunk
-    return data.split(b"\n", 1)[0].decode()
 
 
 def upload(uploader, url, method, paths):
@@ -95,18 +73,7 @@ def peak_memory(pid):
     raise Failure("no VmHWM in /proc/%d/status" % pid)
 
 
-def main():
-    check_memory = "--check-memory" in sys.argv[3:]
-    receiver, uploader = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    for program, option in ((receiver, "--max-body-size="), (uploader, "--method=")):
-        help_text = subprocess.run([program, "--help"], capture_output=True,
-                                   timeout=STEP_SECONDS).stdout.decode()
-        check(option in help_text, "%s --help does not list %s" % (program, option))
-    bad = subprocess.run([uploader, "--method=GET", sys.argv[0]], capture_output=True,
-                         timeout=STEP_SECONDS)
-    check(bad.returncode == 2 and b"PUT or POST" in bad.stderr, "--method=GET was accepted")
-
-    workdir = tempfile.mkdtemp(prefix="file_upload_test.")
+def test_uploads(receiver, uploader, workdir, check_memory):
     files = [
         ("big.bin", "application/octet-stream", os.urandom(6 << 20 | 12345)),
         ("empty.txt", "text/plain", b""),
@@ -123,26 +90,20 @@ def main():
     with open(too_big, "wb") as f:
         f.write(b"\0" * (MAX_BODY_SIZE + 1))
 
-    log = open(os.path.join(workdir, "server.log"), "wb")
-    server = subprocess.Popen([receiver, "--port=0", "--address=127.0.0.1",
-                               "--max_body_size=%d" % MAX_BODY_SIZE],
-                              stdout=subprocess.PIPE, stderr=log, cwd=workdir)
-    try:
-        line = first_line(server)
-        match = re.fullmatch(r"Listening on (http://127\.0\.0\.1:(\d+)/)", line)
-        check(match, "unexpected first line from the server: %r" % line)
-        url, port = match.group(1), int(match.group(2))
+    with demo_testing.Server(receiver, workdir, "--max_body_size=%d" % MAX_BODY_SIZE,
+                             timeout=STEP_SECONDS) as server:
+        url, port = server.url, server.port
 
         # First, while the receiver has held no large body yet.
         if check_memory:
             streamed = os.path.join(workdir, "streamed.bin")
             with open(streamed, "wb") as f:
                 f.write(os.urandom(1 << 20) * (STREAMED_SIZE >> 20))
-            before = peak_memory(server.pid)
+            before = peak_memory(server.process.pid)
             status, lines, errors = upload(uploader, url, "PUT", [streamed])
             check(status == 0 and lines and lines[0][3] == STREAMED_SIZE,
                   "the streamed PUT failed (%d): %r %s" % (status, lines, errors))
-            growth = peak_memory(server.pid) - before
+            growth = peak_memory(server.process.pid) - before
             check(growth < STREAMED_SIZE // 2,
                   "a streamed PUT of %d bytes grew the receiver by %d bytes" %
                   (STREAMED_SIZE, growth))
@@ -165,27 +126,27 @@ def main():
         check(raw_put_status(port, MAX_BODY_SIZE) == 100, "a raw PUT at the limit was refused")
         print("ok: uploads over %d bytes are refused with 413" % MAX_BODY_SIZE)
 
-        server.send_signal(signal.SIGTERM)
-        status = server.wait(timeout=STEP_SECONDS)
-        check(status == 0, "the server exited with %d after SIGTERM" % status)
-        with open(os.path.join(workdir, "server.log"), "rb") as f:
-            server_log = f.read().decode(errors="replace")
+        server.stop()
+        server_log = server.log_text()
         check('PUT "big.bin" "application/octet-stream" %d bytes' % len(files[0][2]) in server_log,
               "the server did not log the PUT: " + server_log)
         check("200 POST /post (127.0.0.1)" in server_log, "no access log line for the POST")
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        log.close()
-        for name in os.listdir(workdir):
-            os.unlink(os.path.join(workdir, name))
-        os.rmdir(workdir)
+
+
+def main():
+    check_memory = "--check-memory" in sys.argv[3:]
+    receiver, uploader = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    for program, option in ((receiver, "--max-body-size="), (uploader, "--method=")):
+        help_text = subprocess.run([program, "--help"], capture_output=True,
+                                   timeout=STEP_SECONDS).stdout.decode()
+        check(option in help_text, "%s --help does not list %s" % (program, option))
+    bad = subprocess.run([uploader, "--method=GET", sys.argv[0]], capture_output=True,
+                         timeout=STEP_SECONDS)
+    check(bad.returncode == 2 and b"PUT or POST" in bad.stderr, "--method=GET was accepted")
+
+    with demo_testing.temporary_folder("file_upload_test.") as workdir:
+        test_uploads(receiver, uploader, workdir, check_memory)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, subprocess.TimeoutExpired, OSError) as e:
-        print("FAIL: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    sys.exit(demo_testing.run(main))

@@ -10,8 +10,7 @@
 #include <squall/web/application.hpp>
 #include <squall/web/request_handler.hpp>
 
-#include <csignal>
-#include <iostream>
+#include "demo_support.hpp"
 
 namespace {
 
@@ -34,18 +33,9 @@ int main(int argc, char** argv) {
 
   squall::IOLoop loop;
   squall::web::Application application({{"/", squall::web::handler<MainHandler>()}});
-  try {
-    squall::HTTPServer& server = application.listen(port, address);
-    for (const squall::SocketAddress& bound : server.addresses()) {
-      std::cout << "Listening on http://" << bound.to_string() << "/" << std::endl;
-    }
-    server.shutdown_on_signal(SIGTERM);
-    server.shutdown_on_signal(SIGINT);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
-    return 1;
-  }
+  squall::HTTPServer* server = demo::listen(argv[0], application, port, address);
+  if (!server) return 1;
+  demo::shutdown_on_signals(*server);
   loop.start();
   return 0;
 }

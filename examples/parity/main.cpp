@@ -15,7 +15,6 @@
 #include <squall/web/application.hpp>
 
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -23,10 +22,10 @@
 #include <iterator>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "demo_support.hpp"
 #include "parity.hpp"
 
 #ifndef SQUALL_EXAMPLE_DIR
@@ -36,25 +35,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-/// The folder holding templates/ and static/: `root` if given, else the program's own folder,
-/// else the source folder it was built from. Nullopt if none of them holds the template.
-std::optional<fs::path> find_root(const std::string& root) {
-  const auto holds_template = [](const fs::path& dir) {
-    std::error_code error;
-    return fs::is_regular_file(dir / "templates" / "page.html", error);
-  };
-  if (!root.empty()) {
-    if (holds_template(root)) return fs::absolute(root);
-    return std::nullopt;
-  }
-  std::error_code error;
-  const fs::path program = fs::read_symlink("/proc/self/exe", error);
-  if (!error && holds_template(program.parent_path())) return program.parent_path();
-  const fs::path source = SQUALL_EXAMPLE_DIR;
-  if (!source.empty() && holds_template(source)) return source;
-  return std::nullopt;
-}
 
 /// Writes static/big.bin (102400 bytes, byte i is i % 251) unless it is there already; through
 /// a temporary file renamed into place, so that two instances starting at once never serve a
@@ -101,13 +81,9 @@ int main(int argc, char** argv) {
   const auto address = squall::options::get<std::string>("address");
   const auto root_option = squall::options::get<std::string>("root");
 
-  const std::optional<fs::path> root = find_root(root_option);
-  if (!root) {
-    std::cerr << argv[0] << ": no templates/page.html in "
-              << (root_option.empty() ? "the program's folder or " SQUALL_EXAMPLE_DIR : root_option)
-              << " (use --root=DIR)\n";
-    return 1;
-  }
+  const std::optional<fs::path> root =
+      demo::find_resource_root(argv[0], root_option, SQUALL_EXAMPLE_DIR, {"templates/page.html"});
+  if (!root) return 1;
   try {
     ensure_big_bin(*root / "static");
   } catch (const std::exception& e) {
@@ -129,21 +105,12 @@ int main(int argc, char** argv) {
 
   squall::HTTPServerOptions server_options;
   server_options.xheaders = true;
-  try {
-    squall::HTTPServer& server = application.listen(port, address, server_options);
-    const int bound_port = server.addresses().empty() ? port : server.addresses().front().port();
-    parity::config().self_base = self_base(address, bound_port);
-    for (const squall::SocketAddress& bound : server.addresses()) {
-      std::cout << "Listening on http://" << bound.to_string() << "/" << std::endl;
-    }
-    // Long polls may wait a minute: the suite allows 5 s to exit, so in-flight requests get 2.
-    server.shutdown_on_signal(SIGTERM, std::chrono::seconds(2));
-    server.shutdown_on_signal(SIGINT, std::chrono::seconds(2));
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
-    return 1;
-  }
+  squall::HTTPServer* server = demo::listen(argv[0], application, port, address, server_options);
+  if (!server) return 1;
+  const int bound_port = server->addresses().empty() ? port : server->addresses().front().port();
+  parity::config().self_base = self_base(address, bound_port);
+  // Long polls may wait a minute: the suite allows 5 s to exit, so in-flight requests get 2.
+  demo::shutdown_on_signals(*server, std::chrono::seconds(2));
   loop.start();
   return 0;
 }

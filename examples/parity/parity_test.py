@@ -44,6 +44,11 @@ import requests
 import websockets
 import websockets.exceptions
 
+# demo_testing.py is in examples/; no __pycache__ is left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from demo_testing import Failure, check  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_REFERENCE = "/work/shared/parity/reference/app.py"
 TOTAL_DEADLINE = 240  # seconds for the whole run; CTest's own limit is 300
@@ -75,15 +80,6 @@ REASONS = {
     510: "Not Extended", 511: "Network Authentication Required",
 }
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 def eq(actual, expected, what):
@@ -248,8 +244,9 @@ class Raw:
             raise Failure("expected the connection to close, got %r" % data[:200])
         return True
 
-    def read_all(self, timeout=IO_TIMEOUT):
-        """Everything until the server closes."""
+    def read_until_closed(self, timeout=IO_TIMEOUT):
+        """Everything until the server closes or `timeout` passes: (the bytes, whether it
+        closed)."""
         self.sock.settimeout(timeout)
         out = self.pending
         self.pending = b""
@@ -260,11 +257,17 @@ class Raw:
             except socket.timeout:
                 break
             except ConnectionResetError:
-                return out  # closed with unread data in its buffer: a reset
+                return out, True  # closed with unread data in its buffer: a reset
             if not data:
-                return out
+                return out, True
             out += data
-        raise Failure("the connection stayed open; got %r" % out[:300])
+        return out, False
+
+    def read_all(self, timeout=IO_TIMEOUT):
+        """Everything until the server closes; Failure if it does not within `timeout`."""
+        out, closed = self.read_until_closed(timeout)
+        check(closed, "the connection stayed open; got %r" % out[:300])
+        return out
 
 
 def request(method, target, headers=(), body=b"", version="1.1", host=True):
@@ -295,20 +298,8 @@ def raw_exchange(data, timeout=IO_TIMEOUT, must_close=False):
     with Raw(timeout) as c:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             c.send(data)
-        c.sock.settimeout(timeout)
-        out = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = c.sock.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                return out
-            if not chunk:
-                return out
-            out += chunk
-        check(not must_close,
+        out, closed = c.read_until_closed(timeout)
+        check(closed or not must_close,
               "the connection stayed open after %r; got %r" % (data[:60], out[:120]))
         return out
 

@@ -14,6 +14,8 @@
 #include <squall/net/tcpclient.hpp>
 #include <squall/util/options.hpp>
 
+#include "demo_support.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -37,10 +39,7 @@ int main(int argc, char** argv) {
   squall::options::define<std::string>("address", "127.0.0.1",
                                        "host name or address of the server");
   squall::options::define<std::string>("message", "hello", "the line to send (without a newline)");
-  if (!squall::options::parse_command_line(argc, argv).empty()) {
-    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
-    return 2;
-  }
+  if (!demo::parse_options_only(argc, argv)) return 2;
   const std::uint16_t port = squall::options::get<std::uint16_t>("port");
   const auto address = squall::options::get<std::string>("address");
   const auto message = squall::options::get<std::string>("message");

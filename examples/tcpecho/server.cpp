@@ -16,6 +16,8 @@
 #include <squall/net/tcpserver.hpp>
 #include <squall/util/options.hpp>
 
+#include "demo_support.hpp"
+
 namespace {
 
 /// Reads lines and writes each back, until the client goes away.
@@ -47,10 +49,7 @@ int main(int argc, char** argv) {
   squall::options::define<std::uint16_t>("port", 9888,
                                          "TCP port to listen on (0 picks a free one)");
   squall::options::define<std::string>("address", "127.0.0.1", "address to listen on");
-  if (!squall::options::parse_command_line(argc, argv).empty()) {
-    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
-    return 2;
-  }
+  if (!demo::parse_options_only(argc, argv)) return 2;
   const std::uint16_t port = squall::options::get<std::uint16_t>("port");
   const auto address = squall::options::get<std::string>("address");
 

@@ -18,12 +18,10 @@
 #include <squall/web/websocket.hpp>
 
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
-#include <iostream>
 #include <optional>
 #include <random>
 #include <set>
@@ -34,6 +32,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
+
+#include "demo_support.hpp"
 
 #ifndef SQUALL_EXAMPLE_DIR
 #define SQUALL_EXAMPLE_DIR ""
@@ -153,25 +153,6 @@ class MainHandler : public squall::web::RequestHandler {
   }
 };
 
-/// The folder holding templates/ and static/: `root` if given, else the program's own folder,
-/// else the source folder it was built from. Nullopt if none of them holds the templates.
-std::optional<std::filesystem::path> find_root(const std::string& root) {
-  const auto holds_templates = [](const std::filesystem::path& dir) {
-    std::error_code error;
-    return std::filesystem::is_regular_file(dir / "templates" / "index.html", error);
-  };
-  if (!root.empty()) {
-    if (holds_templates(root)) return std::filesystem::absolute(root);
-    return std::nullopt;
-  }
-  std::error_code error;
-  const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error && holds_templates(program.parent_path())) return program.parent_path();
-  const std::filesystem::path source = SQUALL_EXAMPLE_DIR;
-  if (!source.empty() && holds_templates(source)) return source;
-  return std::nullopt;
-}
-
 /// Stops as HTTPServer::shutdown_on_signal does, but ends the chat's sockets first: they left
 /// the HTTP server when they were upgraded, so its shutdown would not wait for them, and they
 /// would be dropped without a close frame. `server` is the application's, which outlives the loop.
@@ -203,16 +184,11 @@ int main(int argc, char** argv) {
   const auto address = squall::options::get<std::string>("address");
   const auto root_option = squall::options::get<std::string>("root");
 
-  const std::optional<std::filesystem::path> root = find_root(root_option);
-  if (!root) {
-    std::cerr << argv[0] << ": no templates/index.html in "
-              << (root_option.empty() ? "the program's folder or " SQUALL_EXAMPLE_DIR : root_option)
-              << " (use --root=DIR)\n";
-    return 1;
-  }
+  const std::optional<std::filesystem::path> root =
+      demo::find_resource_root(argv[0], root_option, SQUALL_EXAMPLE_DIR, {"templates/index.html"});
+  if (!root) return 1;
 
   squall::IOLoop loop;
-  bool stopping = false;
   squall::web::Settings settings;
   settings.template_path = (*root / "templates").string();
   settings.static_path = (*root / "static").string();
@@ -221,24 +197,12 @@ int main(int argc, char** argv) {
   squall::web::Application application({{"/", squall::web::handler<MainHandler>()},
                                         {"/chatsocket", squall::web::handler<ChatSocketHandler>()}},
                                        std::move(settings));
-  try {
-    squall::HTTPServer& server = application.listen(port, address);
-    for (const squall::SocketAddress& bound : server.addresses()) {
-      std::cout << "Listening on http://" << bound.to_string() << "/" << std::endl;
-    }
-    const auto stop = [&server, &loop, &stopping](int signum) {
-      if (stopping) return;
-      stopping = true;
-      squall::log::gen_log().info("Signal {} received: closing the chat", signum);
-      stop_gracefully(server).add_done_callback([&loop] { loop.stop(); });
-    };
-    loop.add_signal_handler(SIGTERM, stop);
-    loop.add_signal_handler(SIGINT, stop);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
-    return 1;
-  }
+  squall::HTTPServer* server = demo::listen(argv[0], application, port, address);
+  if (!server) return 1;
+  demo::stop_on_signals(loop, [server](int signum) {
+    squall::log::gen_log().info("Signal {} received: closing the chat", signum);
+    return stop_gracefully(*server);
+  });
   loop.start();
   return 0;
 }

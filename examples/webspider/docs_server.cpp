@@ -11,21 +11,19 @@
 #include <squall/web/application.hpp>
 #include <squall/web/static_file_handler.hpp>
 
-#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <string>
+
+#include "demo_support.hpp"
 
 int main(int argc, char** argv) {
   squall::options::define<std::uint16_t>("port", 8888,
                                          "run on the given port (0 picks a free one)");
   squall::options::define<std::string>("address", "127.0.0.1", "listen on this address");
   squall::options::define<std::string>("root", "", "the folder to serve (required)");
-  if (!squall::options::parse_command_line(argc, argv).empty()) {
-    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
-    return 2;
-  }
+  if (!demo::parse_options_only(argc, argv)) return 2;
   const std::uint16_t port = squall::options::get<std::uint16_t>("port");
   const auto address = squall::options::get<std::string>("address");
   const auto root = squall::options::get<std::string>("root");
@@ -39,18 +37,9 @@ int main(int argc, char** argv) {
       {"/(.*)", squall::web::handler<squall::web::StaticFileHandler>(
                     squall::web::StaticFileOptions{root, "index.html"})},
   });
-  try {
-    squall::HTTPServer& server = application.listen(port, address);
-    for (const squall::SocketAddress& bound : server.addresses()) {
-      std::cout << "Listening on http://" << bound.to_string() << "/" << std::endl;
-    }
-    server.shutdown_on_signal(SIGTERM);
-    server.shutdown_on_signal(SIGINT);
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": cannot listen on " << address << ":" << port << ": " << e.what()
-              << "\n";
-    return 1;
-  }
+  squall::HTTPServer* server = demo::listen(argv[0], application, port, address);
+  if (!server) return 1;
+  demo::shutdown_on_signals(*server);
   loop.start();
   return 0;
 }

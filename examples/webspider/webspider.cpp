@@ -15,6 +15,7 @@
 #include <squall/core/ioloop.hpp>
 #include <squall/core/queues.hpp>
 #include <squall/http/httpclient.hpp>
+#include <squall/http/httputil.hpp>
 #include <squall/util/options.hpp>
 
 #include <algorithm>
@@ -28,8 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "demo_support.hpp"
 #include "links.hpp"
-#include "urls.hpp"
 
 namespace {
 
@@ -129,8 +130,8 @@ class Spider {
       std::cout << "failed " << url << ": " << e.what() << std::endl;
     }
     for (const std::string& link : links) {
-      std::string next =
-          webspider::quote_unsafe(webspider::remove_fragment(webspider::urljoin(url, link)));
+      // Absolute, without its fragment, with what a URL cannot hold percent-encoded.
+      std::string next = squall::httputil::resolve_url(url, link);
       // Only pages below the base URL, each once.
       if (next.starts_with(base_url_) && seen_.insert(next).second) {
         co_await queue_.put(std::move(next));
@@ -157,10 +158,7 @@ int main(int argc, char** argv) {
   squall::options::define<int>("concurrency", 10, "how many pages are fetched at once");
   squall::options::define<std::chrono::milliseconds>("timeout", std::chrono::minutes(5),
                                                      "the longest the whole crawl may take");
-  if (!squall::options::parse_command_line(argc, argv).empty()) {
-    std::cerr << argv[0] << ": takes no arguments besides its options (see --help)\n";
-    return 2;
-  }
+  if (!demo::parse_options_only(argc, argv)) return 2;
   const auto base_url = squall::options::get<std::string>("base_url");
   const int concurrency = squall::options::get<int>("concurrency");
   if (!base_url.starts_with("http://") && !base_url.starts_with("https://")) {

@@ -19,27 +19,20 @@ import html.parser
 import http.server
 import os
 import re
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 import urllib.parse
+
+# demo_testing.py is in examples/; no __pycache__ is left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import demo_testing  # noqa: E402
+from demo_testing import Failure, check  # noqa: E402
 
 STEP_SECONDS = 20
 MD_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 # ---- the site --------------------------------------------------------------------------------
@@ -189,20 +182,6 @@ class TrapHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def first_line(process):
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + STEP_SECONDS
-    data = b""
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        check(remaining > 0 and selector.select(remaining), "the server printed no address")
-        chunk = os.read(process.stdout.fileno(), 4096)
-        check(chunk, "the server closed its output before printing its address: %r" % data)
-        data += chunk
-    return data.split(b"\n", 1)[0].decode()
-
-
 def crawl(webspider, base_url, concurrency):
     """Runs the crawler; gives its fetched set, redirects, failed set and summary line."""
     result = subprocess.run([webspider, "--base_url=" + base_url,
@@ -237,37 +216,19 @@ def crawl(webspider, base_url, concurrency):
     return fetched, redirected, failed
 
 
-def main():
-    webspider, docs_server = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    docs = os.path.abspath(sys.argv[3])
-    bad = subprocess.run([webspider, "--base_url=ftp://x/"], capture_output=True,
-                         timeout=STEP_SECONDS)
-    check(bad.returncode == 2, "an ftp:// base URL was accepted")
+def test_crawl(webspider, docs_server, docs, workdir, trap_port):
+    site = os.path.join(workdir, "site")
+    render_docs(docs, os.path.join(site, "docs"))
+    with open(os.path.join(site, "outside.html"), "w") as f:
+        f.write('<a href="docs/">the docs</a>\n')
 
-    workdir = tempfile.mkdtemp(prefix="webspider_test.")
-    trap = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TrapHandler)
-    threading.Thread(target=trap.serve_forever, daemon=True).start()
-    server = None
-    log_path = os.path.join(workdir, "server.log")
-    try:
-        site = os.path.join(workdir, "site")
-        render_docs(docs, os.path.join(site, "docs"))
-        with open(os.path.join(site, "outside.html"), "w") as f:
-            f.write('<a href="docs/">the docs</a>\n')
-
-        with open(log_path, "wb") as log:
-            server = subprocess.Popen([docs_server, "--root=" + site, "--port=0",
-                                       "--address=127.0.0.1"],
-                                      stdout=subprocess.PIPE, stderr=log, cwd=workdir)
-        line = first_line(server)
-        match = re.fullmatch(r"Listening on (http://127\.0\.0\.1:(\d+)/)", line)
-        check(match, "unexpected first line from docs_server: %r" % line)
-        port = int(match.group(2))
-        base_url = match.group(1) + "docs/"
+    with demo_testing.Server(docs_server, workdir, "--root=" + site, timeout=STEP_SECONDS,
+                             name="docs_server") as server:
+        base_url = server.url + "docs/"
         folders = sorted(d for d in os.listdir(os.path.join(site, "docs"))
                          if os.path.isdir(os.path.join(site, "docs", d)))
         with open(os.path.join(site, "docs", "edge.html"), "w") as f:
-            f.write(edge_page(port, trap.server_address[1], folders[0] if folders else None))
+            f.write(edge_page(server.port, trap_port, folders[0] if folders else None))
 
         want = expected_crawl(site, base_url)
         check(len(want[0]) > 10, "the rendered docs have too few pages: %r" % (want[0],))
@@ -279,12 +240,9 @@ def main():
             print("ok: --concurrency=%d fetched %d pages, %d redirect(s), %d failure(s)" %
                   (concurrency, len(got[0]), len(got[1]), len(got[2])))
 
-        server.send_signal(signal.SIGTERM)
-        status = server.wait(timeout=STEP_SECONDS)
-        check(status == 0, "docs_server exited with %d after SIGTERM" % status)
+        server.stop()
         check(not TrapHandler.hits, "the crawler left the site: %r" % TrapHandler.hits)
-        with open(log_path, encoding="utf-8", errors="replace") as f:
-            requests = re.findall(r"\] \d{3} GET (\S+) \(127\.0\.0\.1\)", f.read())
+        requests = re.findall(r"\] \d{3} GET (\S+) \(127\.0\.0\.1\)", server.log_text())
         check(requests, "docs_server logged no request")
         outside = [r for r in requests if not r.startswith("/docs/")]
         check(not outside, "requests outside the docs: %r" % outside)
@@ -292,17 +250,23 @@ def main():
         check(len(requests) == 2 * total,
               "docs_server got %d requests for %d URLs crawled twice" % (len(requests), total))
         print("ok: %d requests, none outside /docs/, none to another site" % len(requests))
+
+
+def main():
+    webspider, docs_server = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    docs = os.path.abspath(sys.argv[3])
+    bad = subprocess.run([webspider, "--base_url=ftp://x/"], capture_output=True,
+                         timeout=STEP_SECONDS)
+    check(bad.returncode == 2, "an ftp:// base URL was accepted")
+
+    trap = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TrapHandler)
+    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    try:
+        with demo_testing.temporary_folder("webspider_test.") as workdir:
+            test_crawl(webspider, docs_server, docs, workdir, trap.server_address[1])
     finally:
         trap.shutdown()
-        if server is not None and server.poll() is None:
-            server.kill()
-            server.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, subprocess.TimeoutExpired, OSError) as e:
-        print("FAIL: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    sys.exit(demo_testing.run(main))

@@ -125,19 +125,27 @@ std::string remove_dot_segments(std::string_view in) {
   return out;
 }
 
+/// Whether `c` may appear in a URL as it is: RFC 3986's unreserved and reserved characters, and
+/// '%' (an escape already made is kept, as browsers keep it).
+bool is_url_char(char c) noexcept {
+  if (is_alpha(c) || is_digit(c)) return true;
+  static constexpr std::string_view kOthers = "-._~:/?#[]@!$&'()*+,;=%";
+  return kOthers.find(c) != std::string_view::npos;
+}
+
 /// Percent-encodes the bytes a URL cannot hold as they are.
 std::string escape_unsafe(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) {
+    if (is_url_char(c)) {
+      out.push_back(c);
+    } else {
+      auto u = static_cast<unsigned char>(c);
       out.push_back('%');
       out.push_back(kHex[u >> 4]);
       out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
     }
   }
   return out;
@@ -223,11 +231,23 @@ URL parse_url(std::string_view url) {
   return out;
 }
 
+}  // namespace squall::httpclient_detail
+
+namespace squall::httputil {
+
+// Here rather than in httputil.cpp: it shares the URL splitting of the client, its first user.
 std::string resolve_url(std::string_view base_url, std::string_view reference) {
-  std::string escaped = escape_unsafe(reference);
-  Parts ref = split(escaped);
-  Parts base = split(base_url);
-  std::string_view scheme = base.scheme.value_or("http");
+  using httpclient_detail::Parts;
+  using httpclient_detail::remove_dot_segments;
+  std::string escaped = httpclient_detail::escape_unsafe(reference);
+  Parts ref = httpclient_detail::split(escaped);
+  Parts base = httpclient_detail::split(base_url);
+  if (!base.scheme) {
+    std::string message("resolve_url: the base URL '");
+    message.append(base_url).append("' has no scheme");
+    throw ValueError(message);
+  }
+  std::string_view scheme = *base.scheme;
   std::optional<std::string_view> authority = base.authority;
   std::string path;
   std::optional<std::string_view> query;
@@ -262,11 +282,13 @@ std::string resolve_url(std::string_view base_url, std::string_view reference) {
   }
   std::string out;
   out.reserve(scheme.size() + path.size() + 32);
-  out.append(scheme).append(":");
+  // Schemes are case-insensitive; lower case is their canonical form (RFC 3986 §6.2.2.1).
+  for (char c : scheme) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  out.append(":");
   if (authority) out.append("//").append(*authority);
   out.append(path);
   if (query) out.append("?").append(*query);
   return out;
 }
 
-}  // namespace squall::httpclient_detail
+}  // namespace squall::httputil

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "squall/http/httputil.hpp"
+
 namespace squall::httpclient_detail {
 
 /// An http or https URL, split into what a request needs.
@@ -30,10 +32,8 @@ struct URL {
 /// carry).
 URL parse_url(std::string_view url);
 
-/// `reference` (a Location value: absolute, scheme-relative, absolute-path or relative) resolved
-/// against the absolute URL `base`, by RFC 3986 §5.2, dot segments removed, without a fragment.
-/// Bytes a URL cannot hold (spaces, controls, non-ASCII) in `reference` are percent-encoded
-/// first, as browsers do.
-std::string resolve_url(std::string_view base, std::string_view reference);
+// A redirect's Location is resolved by the public httputil::resolve_url (defined in
+// client_url.cpp, beside the splitting it shares with parse_url).
+using httputil::resolve_url;
 
 }  // namespace squall::httpclient_detail

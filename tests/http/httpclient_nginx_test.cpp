@@ -4,10 +4,6 @@
 // never answers and one that trickles). nginx is required: scripts/deps installs it, and its
 // absence fails every test here.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -34,119 +30,13 @@
 #include "squall/testing/testing.hpp"
 #include "squall/util/log.hpp"
 #include "support/nginx_server.hpp"
+#include "support/test_certificates.hpp"
 
 namespace squall {
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-// ---- certificates, made at run time --------------------------------------------------------
-
-struct PKeyDeleter {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct X509Deleter {
-  void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-using PKey = std::unique_ptr<EVP_PKEY, PKeyDeleter>;
-using X509Cert = std::unique_ptr<X509, X509Deleter>;
-
-void add_x509_extension(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX context;
-  X509V3_set_ctx(&context, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-  if (extension == nullptr) throw Error(std::string("bad X.509 extension ") + value);
-  X509_add_ext(cert, extension, -1);
-  X509_EXTENSION_free(extension);
-}
-
-/// Signs a certificate for `key` named `common_name` with `issuer_key` (self-signed without an
-/// issuer). `alt_names` null makes a CA; else a leaf for those names, usable by `usage`.
-X509Cert sign_certificate(EVP_PKEY* key, const char* common_name, X509* issuer,
-                          EVP_PKEY* issuer_key, const char* alt_names, const char* usage,
-                          long serial) {
-  X509Cert cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
-  X509_set_pubkey(cert.get(), key);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("squall nginx tests"), -1, -1,
-                             0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
-  X509* signer = issuer != nullptr ? issuer : cert.get();
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
-  add_x509_extension(cert.get(), signer, NID_subject_key_identifier, "hash");
-  if (alt_names == nullptr) {
-    add_x509_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE");
-    add_x509_extension(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
-  } else {
-    add_x509_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
-    add_x509_extension(cert.get(), signer, NID_key_usage, "critical,digitalSignature");
-    add_x509_extension(cert.get(), signer, NID_ext_key_usage, usage);
-    add_x509_extension(cert.get(), signer, NID_subject_alt_name, alt_names);
-  }
-  if (issuer != nullptr) {
-    add_x509_extension(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
-  }
-  if (X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()) == 0) {
-    throw Error("X509_sign failed");
-  }
-  return cert;
-}
-
-void write_pem_file(const fs::path& path, X509* cert, EVP_PKEY* key) {
-  FILE* file = std::fopen(path.c_str(), "w");
-  if (file == nullptr) throw OSError(errno, "fopen " + path.string());
-  bool ok = cert != nullptr
-                ? PEM_write_X509(file, cert) == 1
-                : PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  std::fclose(file);
-  if (!ok) throw Error("cannot write " + path.string());
-}
-
-PKey new_key() {
-  PKey key(EVP_EC_gen("P-256"));
-  if (!key) throw Error("EVP_EC_gen failed");
-  return key;
-}
-
-/// Writes into `dir`: ca.pem; server.pem/.key for "localhost" and 127.0.0.1, signed by the CA;
-/// wrong-name.pem/.key, signed by the CA for another name only; untrusted.pem/.key, self-signed
-/// for "localhost" and 127.0.0.1; client.pem/.key, a client certificate signed by the CA.
-void make_certificates(const fs::path& dir) {
-  PKey ca_key = new_key();
-  X509Cert ca = sign_certificate(ca_key.get(), "squall nginx test CA", nullptr, nullptr, nullptr,
-                                 nullptr, 1);
-  write_pem_file(dir / "ca.pem", ca.get(), nullptr);
-  struct Leaf {
-    const char* file;
-    const char* common_name;
-    const char* alt_names;
-    const char* usage;
-    bool signed_by_ca;
-  };
-  const Leaf leaves[] = {
-      {"server", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", true},
-      {"wrong-name", "wrong.example", "DNS:wrong.example", "serverAuth", true},
-      {"untrusted", "localhost", "DNS:localhost,IP:127.0.0.1", "serverAuth", false},
-      {"client", "squall client", "DNS:client.example", "clientAuth", true},
-  };
-  long serial = 2;
-  for (const Leaf& leaf : leaves) {
-    PKey key = new_key();
-    X509Cert cert = sign_certificate(key.get(), leaf.common_name,
-                                     leaf.signed_by_ca ? ca.get() : nullptr,
-                                     leaf.signed_by_ca ? ca_key.get() : nullptr, leaf.alt_names,
-                                     leaf.usage, serial++);
-    write_pem_file(dir / (std::string(leaf.file) + ".pem"), cert.get(), nullptr);
-    write_pem_file(dir / (std::string(leaf.file) + ".key"), nullptr, key.get());
-  }
-}
 
 // ---- the site nginx serves -----------------------------------------------------------------
 
@@ -276,7 +166,8 @@ class NginxSite {
     try {
       server_ = std::make_unique<test_support::NginxServer>();
       const fs::path& dir = server_->dir();
-      make_certificates(dir);
+      // ca.pem; server, wrong-name, untrusted and client .pem/.key: the names used above.
+      test_support::Certificates certificates(dir);
       make_files(dir / "www");
       write_file(dir / "htpasswd", "user:{PLAIN}secret\n");
       server_->start(kPortCount, [&dir](const std::vector<std::uint16_t>& ports) {

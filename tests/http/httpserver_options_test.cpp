@@ -8,10 +8,6 @@
 #include "squall/http/httpserver.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -22,7 +18,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,6 +33,7 @@
 #include "squall/net/tcpclient.hpp"
 #include "squall/testing/testing.hpp"
 #include "support/loop_helpers.hpp"
+#include "support/test_certificates.hpp"
 
 namespace squall {
 namespace {
@@ -352,64 +348,6 @@ std::string gzip(std::string_view data) {
   return out;
 }
 
-// ---- a self-signed certificate for 127.0.0.1, made at run time -----------------------------
-
-struct SelfSignedCertificate {
-  std::filesystem::path dir;
-  std::string cert_file;
-  std::string key_file;
-
-  SelfSignedCertificate() {
-    char pattern[] = "/tmp/squall-https-XXXXXX";
-    if (!::mkdtemp(pattern)) throw OSError(errno, "mkdtemp");
-    dir = pattern;
-    cert_file = (dir / "cert.pem").string();
-    key_file = (dir / "key.pem").string();
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"),
-                                                            &EVP_PKEY_free);
-    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
-    if (!key || !cert) throw Error("cannot make a key or a certificate");
-    X509_set_version(cert.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
-    X509_set_pubkey(cert.get(), key.get());
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("127.0.0.1"), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), name);
-    extend(cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-    extend(cert.get(), NID_subject_key_identifier, "hash");
-    extend(cert.get(), NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
-    if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw Error("X509_sign failed");
-    write(cert_file, [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
-    write(key_file, [&](FILE* f) {
-      return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    });
-  }
-  ~SelfSignedCertificate() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-
-  static void extend(X509* cert, int nid, const char* value) {
-    X509V3_CTX context;
-    X509V3_set_ctx(&context, cert, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-    if (!extension) throw Error(std::string("bad extension ") + value);
-    X509_add_ext(cert, extension, -1);
-    X509_EXTENSION_free(extension);
-  }
-  template <class F>
-  static void write(const std::string& path, F&& writer) {
-    FILE* file = std::fopen(path.c_str(), "w");
-    if (!file) throw OSError(errno, "fopen " + path);
-    int ok = writer(file);
-    std::fclose(file);
-    if (ok != 1) throw Error("cannot write " + path);
-  }
-};
-
 // ---- the fixture ---------------------------------------------------------------------------
 
 class HTTPServerOptionsTest : public testing::AsyncTest {
@@ -711,18 +649,18 @@ TEST_F(HTTPServerOptionsTest, XHeadersApplyOnTopOfTheProtocolOverride) {
 // ---- ssl_options ---------------------------------------------------------------------------
 
 TEST_F(HTTPServerOptionsTest, SslOptionsServeHttps) {
-  SelfSignedCertificate certificate;
+  test_support::Certificates certificates;
   HTTPServerOptions options;
   SSLOptions server_ssl;
-  server_ssl.certfile = certificate.cert_file;
-  server_ssl.keyfile = certificate.key_file;
+  server_ssl.certfile = certificates.server_cert;
+  server_ssl.keyfile = certificates.server_key;
   options.ssl_options = server_ssl;
   HTTPServer server(describe_request(), options);
   server.listen(0, "127.0.0.1");
   const std::uint16_t port = port_of(server);
   run_sync([&]() -> Future<void> {
     SSLOptions client_ssl;
-    client_ssl.ca_certs = certificate.cert_file;  // verified, hostname (IP) checked
+    client_ssl.ca_certs = certificates.ca;  // verified, hostname (IP) checked
     TCPClient client;
     std::optional<IOLoop::duration> timeout = 5s;
     std::unique_ptr<IOStream> stream = co_await client.connect(

@@ -618,5 +618,114 @@ TEST(HTTPUtilTest, FormatContentRangeRefusesARangeOutsideTheRepresentation) {
   EXPECT_THROW(format_content_range(std::nullopt, std::nullopt, 0), ValueError);
 }
 
+// The examples of RFC 3986 §5.4, on its base URI.
+void expect_resolved_on_rfc3986_base(
+    const std::vector<std::pair<std::string_view, std::string_view>>& examples) {
+  for (const auto& [reference, target] : examples) {
+    EXPECT_EQ(resolve_url("http://a/b/c/d;p?q", reference), target) << "reference: " << reference;
+  }
+}
+
+TEST(HTTPUtilTest, ResolveUrlGivesTheNormalExamplesOfRfc3986WithoutFragments) {
+  const std::vector<std::pair<std::string_view, std::string_view>> examples = {
+      {"g:h", "g:h"},
+      {"g", "http://a/b/c/g"},
+      {"./g", "http://a/b/c/g"},
+      {"g/", "http://a/b/c/g/"},
+      {"/g", "http://a/g"},
+      {"//g", "http://g"},
+      {"?y", "http://a/b/c/d;p?y"},
+      {"g?y", "http://a/b/c/g?y"},
+      {"#s", "http://a/b/c/d;p?q"},  // the RFC's results, less their fragment
+      {"g#s", "http://a/b/c/g"},
+      {"g?y#s", "http://a/b/c/g?y"},
+      {";x", "http://a/b/c/;x"},
+      {"g;x", "http://a/b/c/g;x"},
+      {"g;x?y#s", "http://a/b/c/g;x?y"},
+      {"", "http://a/b/c/d;p?q"},
+      {".", "http://a/b/c/"},
+      {"./", "http://a/b/c/"},
+      {"..", "http://a/b/"},
+      {"../", "http://a/b/"},
+      {"../g", "http://a/b/g"},
+      {"../..", "http://a/"},
+      {"../../", "http://a/"},
+      {"../../g", "http://a/g"},
+  };
+  expect_resolved_on_rfc3986_base(examples);
+}
+
+TEST(HTTPUtilTest, ResolveUrlGivesTheAbnormalExamplesOfRfc3986WithoutFragments) {
+  const std::vector<std::pair<std::string_view, std::string_view>> examples = {
+      {"../../../g", "http://a/g"},
+      {"../../../../g", "http://a/g"},
+      {"/./g", "http://a/g"},
+      {"/../g", "http://a/g"},
+      {"g.", "http://a/b/c/g."},
+      {".g", "http://a/b/c/.g"},
+      {"g..", "http://a/b/c/g.."},
+      {"..g", "http://a/b/c/..g"},
+      {"./../g", "http://a/b/g"},
+      {"./g/.", "http://a/b/c/g/"},
+      {"g/./h", "http://a/b/c/g/h"},
+      {"g/../h", "http://a/b/c/h"},
+      {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+      {"g;x=1/../y", "http://a/b/c/y"},
+      {"g?y/./x", "http://a/b/c/g?y/./x"},
+      {"g?y/../x", "http://a/b/c/g?y/../x"},
+      {"g#s/./x", "http://a/b/c/g"},
+      {"g#s/../x", "http://a/b/c/g"},
+      {"http:g", "http:g"},  // the strict reading
+  };
+  expect_resolved_on_rfc3986_base(examples);
+}
+
+TEST(HTTPUtilTest, ResolveUrlDropsTheFragmentOfTheBaseToo) {
+  EXPECT_EQ(resolve_url("http://h/a/b#top", ""), "http://h/a/b");
+  EXPECT_EQ(resolve_url("http://h/a/b#top", "c"), "http://h/a/c");
+}
+
+TEST(HTTPUtilTest, ResolveUrlLowercasesTheSchemeOnly) {
+  EXPECT_EQ(resolve_url("http://h/a/", "HTTP://Host/Page.html"), "http://Host/Page.html");
+  EXPECT_EQ(resolve_url("HTTPS://Host/A/b", "c"), "https://Host/A/c");
+}
+
+TEST(HTTPUtilTest, ResolveUrlGivesARootPathToAReferenceOnAHostWithoutPath) {
+  EXPECT_EQ(resolve_url("http://h", "page.html"), "http://h/page.html");
+  EXPECT_EQ(resolve_url("http://h?q", "page.html"), "http://h/page.html");
+}
+
+TEST(HTTPUtilTest, ResolveUrlKeepsTheUserinfoAndPortOfTheBaseForARelativeReference) {
+  EXPECT_EQ(resolve_url("http://u:p@h:8080/a", "/b"), "http://u:p@h:8080/b");
+  EXPECT_EQ(resolve_url("https://h:8443/x/y", "http://other/z"), "http://other/z");
+  EXPECT_EQ(resolve_url("https://h:8443/x/y", "//other/z"), "https://other/z");
+}
+
+TEST(HTTPUtilTest, ResolveUrlTreatsAColonAfterASlashAsPartOfThePath) {
+  EXPECT_EQ(resolve_url("http://h/d/", "a/b:c"), "http://h/d/a/b:c");
+}
+
+TEST(HTTPUtilTest, ResolveUrlPercentEncodesWhatAUrlCannotHold) {
+  EXPECT_EQ(resolve_url("http://h/", "a b\t\xc3\xa9{x}\"<>|^`\\\x7f"),
+            "http://h/a%20b%09%C3%A9%7Bx%7D%22%3C%3E%7C%5E%60%5C%7F");
+}
+
+TEST(HTTPUtilTest, ResolveUrlKeepsAValidUrlAsItIs) {
+  const std::string url = "https://u:p@h:80/a-b._~/c;d=1,2?e=%41&f=g+h*'()!$[]@/:";
+  EXPECT_EQ(resolve_url("http://other/", url), url);
+}
+
+TEST(HTTPUtilTest, ResolveUrlResolvesAnySchemeAlike) {
+  EXPECT_EQ(resolve_url("ftp://h/a/b", "../c"), "ftp://h/c");
+  EXPECT_EQ(resolve_url("http://h/a", "mailto:someone@example.com"), "mailto:someone@example.com");
+  EXPECT_EQ(resolve_url("urn:isbn:0451450523", "x"), "urn:x");
+}
+
+TEST(HTTPUtilTest, ResolveUrlRefusesABaseWithoutScheme) {
+  EXPECT_THROW(resolve_url("//h/a", "b"), ValueError);
+  EXPECT_THROW(resolve_url("/a/b", "http://h/"), ValueError);
+  EXPECT_THROW(resolve_url("", "b"), ValueError);
+}
+
 }  // namespace
 }  // namespace squall

@@ -3,12 +3,8 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +20,7 @@
 #include "squall/net/iostream.hpp"
 #include "squall/testing/testing.hpp"
 #include "squall/util/log.hpp"
+#include "support/test_certificates.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 // The sanitizer runtime's count of live heap bytes (GCC ships no header declaring it).
@@ -36,112 +33,12 @@ namespace {
 using namespace std::chrono_literals;
 using namespace netutil;  // bind_sockets, add_accept_handler...
 
-// ---- certificates, made at run time --------------------------------------------------------
-
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct CertFree {
-  void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-using Cert = std::unique_ptr<X509, CertFree>;
-
-void add_extension(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX context;
-  X509V3_set_ctx(&context, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-  if (!extension) throw Error(std::string("X509V3_EXT_conf_nid failed for ") + value);
-  X509_add_ext(cert, extension, -1);
-  X509_EXTENSION_free(extension);
-}
-
-/// A certificate for `common_name` with `key`, signed by `issuer` (self-signed when null).
-Cert make_certificate(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKEY* issuer_key,
-                      bool is_ca, const char* subject_alt_names, long serial) {
-  Cert cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 7 * 24 * 3600);
-  X509_set_pubkey(cert.get(), key);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("squall tests"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
-  X509* signer = issuer ? issuer : cert.get();
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
-  add_extension(cert.get(), signer, NID_subject_key_identifier, "hash");
-  if (is_ca) {
-    add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE");
-    add_extension(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
-  } else {
-    add_extension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
-    add_extension(cert.get(), signer, NID_key_usage, "critical,digitalSignature");
-    add_extension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
-    add_extension(cert.get(), signer, NID_subject_alt_name, subject_alt_names);
-  }
-  if (issuer) add_extension(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
-  if (X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()) == 0) {
-    throw Error("X509_sign failed");
-  }
-  return cert;
-}
-
-void write_pem(const std::string& path, X509* cert, EVP_PKEY* key) {
-  FILE* file = std::fopen(path.c_str(), "w");
-  if (!file) throw OSError(errno, "fopen " + path);
-  bool ok = cert ? PEM_write_X509(file, cert) == 1
-                 : PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  std::fclose(file);
-  if (!ok) throw Error("PEM write failed for " + path);
-}
-
-/// A CA, a server certificate for "localhost" (and 127.0.0.1) signed by it, and a self-signed
-/// one for "localhost" that the CA knows nothing of, as PEM files in a temporary folder.
-struct Certificates {
-  std::filesystem::path dir;
-  std::string ca_cert, server_cert, server_key, untrusted_cert, untrusted_key;
-
-  Certificates() {
-    char pattern[] = "/tmp/squall-ssl-XXXXXX";
-    if (!::mkdtemp(pattern)) throw OSError(errno, "mkdtemp");
-    dir = pattern;
-    Key ca_key(EVP_EC_gen("P-256"));
-    Key server_key_pair(EVP_EC_gen("P-256"));
-    Key untrusted_key_pair(EVP_EC_gen("P-256"));
-    if (!ca_key || !server_key_pair || !untrusted_key_pair) throw Error("EVP_EC_gen failed");
-    Cert ca = make_certificate(ca_key.get(), "squall test CA", nullptr, nullptr, true, nullptr, 1);
-    Cert server = make_certificate(server_key_pair.get(), "localhost", ca.get(), ca_key.get(),
-                                   false, "DNS:localhost,IP:127.0.0.1", 2);
-    Cert untrusted = make_certificate(untrusted_key_pair.get(), "localhost", nullptr, nullptr,
-                                      false, "DNS:localhost,IP:127.0.0.1", 3);
-    ca_cert = (dir / "ca.pem").string();
-    server_cert = (dir / "server.pem").string();
-    server_key = (dir / "server.key").string();
-    untrusted_cert = (dir / "untrusted.pem").string();
-    untrusted_key = (dir / "untrusted.key").string();
-    write_pem(ca_cert, ca.get(), nullptr);
-    write_pem(server_cert, server.get(), nullptr);
-    write_pem(server_key, nullptr, server_key_pair.get());
-    write_pem(untrusted_cert, untrusted.get(), nullptr);
-    write_pem(untrusted_key, nullptr, untrusted_key_pair.get());
-  }
-  ~Certificates() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-};
+// The certificates: tests/support/test_certificates.hpp (server, CA, a self-signed "untrusted").
+using test_support::Certificates;
 
 class SSLIOStreamTest : public testing::AsyncTest {
  protected:
-  static void SetUpTestSuite() { certificates_ = new Certificates(); }
-  static void TearDownTestSuite() {
-    delete certificates_;
-    certificates_ = nullptr;
-  }
-  static const Certificates& certs() { return *certificates_; }
+  static const Certificates& certs() { return test_support::shared_certificates(); }
 
   static SSLOptions server_options() {
     SSLOptions options;
@@ -151,12 +48,9 @@ class SSLIOStreamTest : public testing::AsyncTest {
   }
   static SSLOptions client_options() {
     SSLOptions options;
-    options.ca_certs = certs().ca_cert;
+    options.ca_certs = certs().ca;
     return options;
   }
-
- private:
-  static inline Certificates* certificates_ = nullptr;
 };
 
 std::pair<int, int> socket_pair() {
@@ -345,7 +239,7 @@ TEST_F(SSLIOStreamTest, WithoutVerificationAnUntrustedCertificateIsAccepted) {
 TEST_F(SSLIOStreamTest, AServerRequiringAClientCertificateRejectsAClientWithout) {
   testing::ExpectLog expected(log::gen_log(), "SSL Error");
   SSLOptions server = server_options();
-  server.ca_certs = certs().ca_cert;
+  server.ca_certs = certs().ca;
   server.verify_mode = SSLOptions::VerifyMode::kRequired;
   auto [server_stream, client_stream] = make_tls_pair(server, client_options());
   run_sync([&]() -> Future<void> {

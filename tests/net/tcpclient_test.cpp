@@ -4,16 +4,10 @@
 #include "squall/net/tcpclient.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +17,7 @@
 #include "squall/net/tcpserver.hpp"
 #include "squall/testing/testing.hpp"
 #include "squall/util/log.hpp"
+#include "support/test_certificates.hpp"
 
 namespace squall {
 namespace {
@@ -500,95 +495,22 @@ TEST_F(TCPClientTest, AStreamFactoryThatThrowsFailsThatAttemptOnly) {
 
 // ---- TLS ----------------------------------------------------------------------------------------
 
-/// A self-signed certificate for localhost and 127.0.0.1, and its key, as PEM files in a
-/// temporary folder (removed on destruction).
-class PemFiles {
- public:
-  PemFiles() {
-    char pattern[] = "/tmp/squall-tcpclient-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) throw OSError(errno, "mkdtemp");
-    dir_ = pattern;
-    cert = (dir_ / "cert.pem").string();
-    key = (dir_ / "key.pem").string();
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(EVP_EC_gen("P-256"), EVP_PKEY_free);
-    std::unique_ptr<X509, decltype(&X509_free)> x509(X509_new(), X509_free);
-    if (!pkey || !x509) throw Error("cannot make a key or a certificate");
-    X509_set_version(x509.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x509.get()), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x509.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x509.get()), 7 * 24 * 3600);
-    X509_set_pubkey(x509.get(), pkey.get());
-    X509_NAME* name = X509_get_subject_name(x509.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-    X509_set_issuer_name(x509.get(), name);
-    // What `openssl req -x509` gives a self-signed certificate, and the names it serves.
-    for (auto [nid, value] : {std::pair{NID_basic_constraints, "critical,CA:TRUE"},
-                              std::pair{NID_subject_key_identifier, "hash"},
-                              std::pair{NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"}}) {
-      X509V3_CTX context;
-      X509V3_set_ctx(&context, x509.get(), x509.get(), nullptr, nullptr, 0);
-      X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value);
-      if (extension == nullptr) throw Error(std::string("bad extension ") + value);
-      X509_add_ext(x509.get(), extension, -1);
-      X509_EXTENSION_free(extension);
-    }
-    if (X509_sign(x509.get(), pkey.get(), EVP_sha256()) == 0) throw Error("X509_sign failed");
-    write(cert, [&](FILE* file) { return PEM_write_X509(file, x509.get()); });
-    write(key, [&](FILE* file) {
-      return PEM_write_PrivateKey(file, pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    });
-  }
-  ~PemFiles() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  PemFiles(const PemFiles&) = delete;
-  PemFiles& operator=(const PemFiles&) = delete;
-
-  std::string cert;
-  std::string key;
-
- private:
-  template <class Write>
-  static void write(const std::string& path, Write write_pem) {
-    FILE* file = std::fopen(path.c_str(), "w");
-    if (file == nullptr) throw OSError(errno, "fopen " + path);
-    int ok = write_pem(file);
-    std::fclose(file);
-    if (ok != 1) throw Error("cannot write " + path);
-  }
-
-  std::filesystem::path dir_;
-};
-
 class TCPClientTLSTest : public TCPClientTest {
  protected:
-  static void SetUpTestSuite() {
-    server_files_ = new PemFiles();
-    other_files_ = new PemFiles();
-  }
-  static void TearDownTestSuite() {
-    delete server_files_;
-    delete other_files_;
-  }
+  static const test_support::Certificates& certs() { return test_support::shared_certificates(); }
 
   static SSLOptions server_options() {
     SSLOptions options;
-    options.certfile = server_files_->cert;
-    options.keyfile = server_files_->key;
+    options.certfile = certs().server_cert;
+    options.keyfile = certs().server_key;
     return options;
   }
-  /// A client that trusts the server's certificate, or another one.
+  /// A client that trusts the server's CA, or only an unrelated self-signed certificate.
   static SSLOptions client_options(bool trust_the_server = true) {
     SSLOptions options;
-    options.ca_certs = trust_the_server ? server_files_->cert : other_files_->cert;
+    options.ca_certs = trust_the_server ? certs().ca : certs().untrusted_cert;
     return options;
   }
-
- private:
-  static inline PemFiles* server_files_ = nullptr;
-  static inline PemFiles* other_files_ = nullptr;
 };
 
 TEST_F(TCPClientTLSTest, AClientAndAServerTalkOverTLS) {

@@ -17,11 +17,13 @@ Bytes travel as hex in JSON. A missing Tornado is an error (exit status 2), neve
 """
 
 import asyncio
-import hashlib
 import json
-import random
 import sys
-import threading
+
+# ws_peer_common.py is beside this script; no __pycache__ is left in the source tree.
+sys.dont_write_bytecode = True
+from ws_peer_common import TIMEOUT, describe, digest, payload  # noqa: E402
+import ws_peer_common  # noqa: E402
 
 try:
     import tornado
@@ -31,42 +33,9 @@ try:
     import tornado.web
     import tornado.websocket
 except ImportError as error:
-    print(f"ws_peer_tornado: cannot import tornado ({error}); "
-          "install python3-tornado (scripts/deps)", file=sys.stderr)
-    sys.exit(2)
+    ws_peer_common.cannot_import("tornado", "python3-tornado", error)
 
-if tornado.version != "6.2":
-    print(f"ws_peer_tornado: Tornado {tornado.version} found, 6.2 expected", file=sys.stderr)
-    sys.exit(2)
-
-TIMEOUT = 20.0
-
-
-def digest(data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
-
-
-def payload(spec):
-    """{"hex": ..., "binary": bool, "repeat": n}, or {"size": n, "seed": s, "binary": bool} for random bytes
-    (as text, their hex)."""
-    if "size" in spec:
-        rng = random.Random(spec.get("seed", 0))
-        if spec.get("binary", True):
-            return rng.randbytes(spec["size"])
-        return rng.randbytes(spec["size"] // 2).hex()
-    data = bytes.fromhex(spec["hex"]) * spec.get("repeat", 1)
-    return data if spec.get("binary", False) else data.decode("utf-8")
-
-
-def describe(message):
-    binary = isinstance(message, bytes)
-    raw = message if binary else message.encode("utf-8")
-    out = {"binary": binary, "length": len(raw), "sha256": digest(raw)}
-    if len(raw) <= 262144:
-        out["hex"] = raw.hex()
-    return out
+ws_peer_common.expect_version("Tornado", tornado.version, "6.2")
 
 
 def compression_of(protocol):
@@ -238,31 +207,11 @@ async def run_server(args):
     server = tornado.httpserver.HTTPServer(app)
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
     server.add_sockets(sockets)
-    loop = asyncio.get_running_loop()
-    stdin_closed = loop.create_future()
-
-    def watch_stdin():
-        # The test closes our stdin (or dies) when it is done with us.
-        sys.stdin.buffer.read()
-        loop.call_soon_threadsafe(stdin_closed.set_result, None)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps({"port": sockets[0].getsockname()[1]}), flush=True)
+    stdin_closed = ws_peer_common.stdin_closed()
+    ws_peer_common.print_port(sockets[0].getsockname()[1])
     await stdin_closed
     server.stop()
 
 
-def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("client", "server"):
-        print("usage: ws_peer_tornado.py client|server JSON|-", file=sys.stderr)
-        sys.exit(2)
-    # A client's steps may hold large messages: they come on stdin, past argv's limits.
-    args = json.loads(sys.stdin.read() if sys.argv[2] == "-" else sys.argv[2])
-    if sys.argv[1] == "client":
-        print(json.dumps(asyncio.run(run_client(args))), flush=True)
-    else:
-        asyncio.run(run_server(args))
-
-
 if __name__ == "__main__":
-    main()
+    ws_peer_common.main(run_client, run_server)

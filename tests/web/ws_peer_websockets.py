@@ -15,11 +15,13 @@ A missing `websockets` module is an error (exit status 2), never a skip: scripts
 """
 
 import asyncio
-import hashlib
 import json
-import random
 import sys
-import threading
+
+# ws_peer_common.py is beside this script; no __pycache__ is left in the source tree.
+sys.dont_write_bytecode = True
+from ws_peer_common import TIMEOUT, describe, digest, payload  # noqa: E402
+import ws_peer_common  # noqa: E402
 
 try:
     import websockets
@@ -28,44 +30,10 @@ try:
     from websockets.legacy.client import WebSocketClientProtocol
     from websockets.legacy.server import WebSocketServerProtocol
 except ImportError as error:
-    print(f"ws_peer_websockets: cannot import websockets ({error}); "
-          "install python3-websockets (scripts/deps)", file=sys.stderr)
-    sys.exit(2)
+    ws_peer_common.cannot_import("websockets", "python3-websockets", error)
 
-if websockets.version.version != "10.4":
-    print(f"ws_peer_websockets: websockets {websockets.version.version} found, 10.4 expected "
-          "(Debian bookworm's python3-websockets)", file=sys.stderr)
-    sys.exit(2)
-
-TIMEOUT = 20.0
-
-
-def digest(data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
-
-
-def payload(spec):
-    """The message a step or command describes: {"hex": ..., "binary": bool, "repeat": n} or, for large
-    messages, {"size": n, "seed": s, "binary": bool} (random bytes; as text, their hex)."""
-    if "size" in spec:
-        rng = random.Random(spec.get("seed", 0))
-        if spec.get("binary", True):
-            return rng.randbytes(spec["size"])
-        return rng.randbytes(spec["size"] // 2).hex()
-    data = bytes.fromhex(spec["hex"]) * spec.get("repeat", 1)
-    return data if spec.get("binary", False) else data.decode("utf-8")
-
-
-def describe(message):
-    """A received message for the report: small ones in hex, large ones by length and digest."""
-    binary = isinstance(message, bytes)
-    raw = message if binary else message.encode("utf-8")
-    out = {"binary": binary, "length": len(raw), "sha256": digest(raw)}
-    if len(raw) <= 262144:
-        out["hex"] = raw.hex()
-    return out
+ws_peer_common.expect_version("websockets", websockets.version.version, "10.4",
+                              " (Debian bookworm's python3-websockets)")
 
 
 def deflate_factory(spec, server):
@@ -78,6 +46,26 @@ def deflate_factory(spec, server):
     if server:
         return [permessage_deflate.ServerPerMessageDeflateFactory(**spec)]
     return [permessage_deflate.ClientPerMessageDeflateFactory(**spec)]
+
+
+def connection_options(args, server, **extra):
+    """The keyword arguments of websockets.connect or websockets.serve for the peer's `args`
+    (max_size, subprotocols, compression), plus `extra`: no keepalive pings, and no compression
+    unless asked for."""
+    options = {
+        "compression": None,
+        "max_size": args.get("max_size", 16 << 20),
+        "ping_interval": None,
+        "subprotocols": args.get("subprotocols"),
+        "close_timeout": TIMEOUT,
+        **extra,
+    }
+    deflate = deflate_factory(args.get("compression"), server)
+    if deflate == "deflate":
+        options["compression"] = "deflate"
+    elif deflate is not None:
+        options["extensions"] = deflate
+    return options
 
 
 def extensions_of(ws):
@@ -172,21 +160,8 @@ async def recv_step(ws):
 
 
 async def run_client(args):
-    options = {
-        "create_protocol": ClientProtocol,
-        "compression": None,
-        "max_size": args.get("max_size", 16 << 20),
-        "ping_interval": None,
-        "subprotocols": args.get("subprotocols"),
-        "origin": args.get("origin"),
-        "open_timeout": TIMEOUT,
-        "close_timeout": TIMEOUT,
-    }
-    deflate = deflate_factory(args.get("compression"), server=False)
-    if deflate == "deflate":
-        options["compression"] = "deflate"
-    elif deflate is not None:
-        options["extensions"] = deflate
+    options = connection_options(args, server=False, create_protocol=ClientProtocol,
+                                 origin=args.get("origin"), open_timeout=TIMEOUT)
     try:
         ws = await websockets.connect(args["url"], **options)
     except InvalidStatusCode as error:
@@ -305,45 +280,12 @@ async def serve_connection(ws):
 
 
 async def run_server(args):
-    options = {
-        "create_protocol": ServerProtocol,
-        "compression": None,
-        "max_size": args.get("max_size", 16 << 20),
-        "ping_interval": None,
-        "subprotocols": args.get("subprotocols"),
-        "close_timeout": TIMEOUT,
-    }
-    deflate = deflate_factory(args.get("compression"), server=True)
-    if deflate == "deflate":
-        options["compression"] = "deflate"
-    elif deflate is not None:
-        options["extensions"] = deflate
-    loop = asyncio.get_running_loop()
-    stdin_closed = loop.create_future()
-
-    def watch_stdin():
-        # The test closes our stdin (or dies) when it is done with us.
-        sys.stdin.buffer.read()
-        loop.call_soon_threadsafe(stdin_closed.set_result, None)
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    options = connection_options(args, server=True, create_protocol=ServerProtocol)
+    stdin_closed = ws_peer_common.stdin_closed()
     async with websockets.serve(serve_connection, "127.0.0.1", 0, **options) as server:
-        port = server.sockets[0].getsockname()[1]
-        print(json.dumps({"port": port}), flush=True)
+        ws_peer_common.print_port(server.sockets[0].getsockname()[1])
         await stdin_closed
 
 
-def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("client", "server"):
-        print("usage: ws_peer_websockets.py client|server JSON|-", file=sys.stderr)
-        sys.exit(2)
-    # A client's steps may hold large messages: they come on stdin, past argv's limits.
-    args = json.loads(sys.stdin.read() if sys.argv[2] == "-" else sys.argv[2])
-    if sys.argv[1] == "client":
-        print(json.dumps(asyncio.run(run_client(args))), flush=True)
-    else:
-        asyncio.run(run_server(args))
-
-
 if __name__ == "__main__":
-    main()
+    ws_peer_common.main(run_client, run_server)

@@ -248,5 +248,15 @@ std::optional<RequestRange> parse_request_range(std::string_view range_header);
 std::string format_content_range(std::optional<std::int64_t> start, std::optional<std::int64_t> end,
                                  std::int64_t total);
 
+/// `reference` (a link or a redirect's Location: absolute, scheme-relative, absolute-path or
+/// relative) resolved against the absolute URL `base` by RFC 3986 §5.2 in its strict form (a
+/// reference with a scheme is taken as it is, even `http:g` on an http base), dot segments
+/// removed: `../g` on `http://a/b/c/d;p?q` is `http://a/g`. Any scheme is resolved alike, not
+/// only http and https. The fragment is dropped and the scheme lowercased. Bytes of `reference`
+/// that a URL cannot hold (all but RFC 3986's unreserved and reserved characters and '%': space,
+/// controls, non-ASCII, `"<>\^`{|}`) are percent-encoded first, as browsers and python-requests
+/// do; nothing is decoded or otherwise normalized. Throws ValueError if `base` has no scheme.
+std::string resolve_url(std::string_view base, std::string_view reference);
+
 }  // namespace httputil
 }  // namespace squall
