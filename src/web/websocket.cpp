@@ -73,6 +73,10 @@ void detail::forget_application(WebSocketHandler& socket) noexcept {
 }
 
 Future<void> Application::close_websockets(int code, std::string_view reason) {
+  if (code < 0 || code > 0xFFFF || !detail::is_valid_close_code(static_cast<std::uint16_t>(code))) {
+    throw ValueError("close_websockets: " + std::to_string(code) +
+                     " is not a close code that may be sent");
+  }
   std::vector<Future<void>> closed;
   closed.reserve(websockets_.size());
   // Copied: a socket may go away while the others are closed.
@@ -219,15 +223,11 @@ Future<void> WebSocketHandler::accept() {
   std::optional<Future<void>> opened;
   try {
     Future<void> open_result = open();
-    if (!open_result.done()) {
-      opened = open_result;
-    } else if (std::exception_ptr error = open_result.exception()) {
-      std::rethrow_exception(error);
-    }
+    if (!open_result.done() || open_result.exception()) opened = open_result;
   } catch (...) {
-    log::app_log().error("Uncaught exception in WebSocket open() of {}: {}", request().uri,
-                         log::describe(std::current_exception()));
-    connection_->close(1011, "Internal error");
+    // As a failure of a suspended open(): the read loop logs it and fails the connection (1011)
+    // before any message is delivered.
+    opened = make_exceptional_future<void>(std::current_exception());
   }
   // The read loop runs by itself; once this Future completes, retain() hands the handler to the
   // connection (so no coroutine frame of the request stays behind for the connection's life).

@@ -20,8 +20,14 @@ namespace squall::web {
 
 using namespace std::string_view_literals;
 
-struct WebSocketClientConnection::State final : detail::WebSocketEvents {
+struct WebSocketClientConnection::State final
+    : detail::WebSocketEvents,
+      std::enable_shared_from_this<WebSocketClientConnection::State> {
   ~State() override {
+    // The read loop may be waiting for the queue to be read, and a read for a message: neither
+    // will happen now.
+    if (drained) drained->set_result();
+    if (reader) reader->set_result(std::nullopt);
     if (connection) {
       connection->set_events(nullptr);
       connection->close(std::nullopt, {});
@@ -30,6 +36,7 @@ struct WebSocketClientConnection::State final : detail::WebSocketEvents {
 
   Future<void> on_message(WebSocketMessage message) override {
     if (callback) {
+      auto alive = shared_from_this();  // the callback may drop the last handle
       callback(std::move(message));
       return make_ready_future();
     }
@@ -57,7 +64,10 @@ struct WebSocketClientConnection::State final : detail::WebSocketEvents {
       drained->set_result();
       drained.reset();
     }
-    if (callback) callback(std::nullopt);
+    if (callback) {
+      auto alive = shared_from_this();
+      callback(std::nullopt);
+    }
   }
 
   std::shared_ptr<detail::WebSocketConnection> connection;
@@ -224,6 +234,8 @@ Future<WebSocketClientConnection> websocket_connect(HTTPRequest request,
     failure = timed_out
                   ? std::make_exception_ptr(TimeoutError("Timeout during WebSocket handshake"))
                   : handshake_error("the server closed the connection");
+  } catch (...) {
+    failure = std::current_exception();  // (the timer must not outlive this frame)
   }
   if (deadline && !timed_out) loop.remove_timeout(timer);
   if (failure) std::rethrow_exception(failure);

@@ -204,9 +204,10 @@ void WebSocketConnection::end_batch() {
   // An empty vector holds no memory: an idle connection keeps none.
   std::vector<WebSocketMessage>().swap(pending_);
   next_pending_ = 0;
-  if (close_received_ && !stream_->closed()) answer_close();
+  // What the batch wrote goes out first (a close frame of ours included), then the answer.
   dispatching_ = false;
   static_cast<void>(flush_out());
+  if (close_received_ && !stream_->closed()) answer_close();
   if (feed_error_) {
     log::gen_log().info("WebSocket protocol error from the peer: {}", feed_error_->message);
     fail(feed_error_->close_code, feed_error_->message);
@@ -265,11 +266,21 @@ void WebSocketConnection::answer_close() {
     std::string payload = close_code_
                               ? make_close_payload(static_cast<std::uint16_t>(*close_code_), {})
                               : std::string();
-    close_after_write(quiet(send_frame(Opcode::close, payload, false)));
+    close_written_ = quiet(send_frame(Opcode::close, payload, false));
+    close_after_write(*close_written_);
     return;
   }
-  // We started the handshake and the peer answered.
-  abort();
+  // We started the handshake and the peer answered: close once our frame is out.
+  close_after_sent();
+}
+
+void WebSocketConnection::close_after_sent() {
+  static_cast<void>(flush_out());
+  if (close_written_) {
+    close_after_write(*close_written_);
+  } else {
+    abort();
+  }
 }
 
 // ---- sending -----------------------------------------------------------------------------------
@@ -320,7 +331,7 @@ Future<void> WebSocketConnection::flush_out() {
       batch_->set_exception(error);
       batch_.reset();
     }
-    return make_exceptional_future<void>(error);
+    return quiet(make_exceptional_future<void>(error));
   }
   Future<void> written = stream_->write(std::move(out_));
   std::string().swap(out_);  // (assigning an empty string would keep the allocation)
@@ -362,9 +373,9 @@ void WebSocketConnection::close(std::optional<int> code, std::string_view reason
     payload = make_close_payload(static_cast<std::uint16_t>(*code), reason);
   }
   close_sent_ = true;
-  Future<void> written = quiet(send_frame(Opcode::close, payload, false));
+  close_written_ = quiet(send_frame(Opcode::close, payload, false));
   if (close_received_) {
-    close_after_write(std::move(written));
+    close_after_write(*close_written_);
     return;
   }
   // Wait for the peer's close frame, but not forever.
@@ -380,12 +391,13 @@ void WebSocketConnection::close(std::optional<int> code, std::string_view reason
 void WebSocketConnection::fail(std::uint16_t code, std::string_view reason) {
   if (stream_->closed()) return;
   if (close_sent_) {
-    abort();
+    close_after_sent();
     return;
   }
   close_sent_ = true;
   std::string payload = make_close_payload(code, reason);
-  close_after_write(quiet(send_frame(Opcode::close, payload, false)));
+  close_written_ = quiet(send_frame(Opcode::close, payload, false));
+  close_after_write(*close_written_);
 }
 
 void WebSocketConnection::close_after_write(Future<void> written) {
@@ -405,6 +417,13 @@ void WebSocketConnection::abort() noexcept {
 void WebSocketConnection::on_stream_close() {
   if (close_notified_) return;
   close_notified_ = true;
+  // Bytes that came with the end of the stream may hold the peer's close frame: its code and
+  // reason are recorded (messages can no longer be answered and are dropped).
+  if (!batch_open_ && !parser_.closed() && !parser_.failed() && !stream_->buffered().empty()) {
+    FeedResult fed = parser_.feed(stream_->buffered(), *this);
+    stream_->consume(fed.consumed);
+    std::vector<WebSocketMessage>().swap(pending_);
+  }
   if (close_timer_armed_) {
     loop_.remove_timeout(close_timer_);
     close_timer_armed_ = false;

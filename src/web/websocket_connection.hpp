@@ -104,6 +104,8 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   // Sends a close frame (if none was sent) and closes the stream once it is written.
   void fail(std::uint16_t code, std::string_view reason);
   void close_after_write(Future<void> written);
+  // Our close frame was sent (maybe still buffered): closes the stream once it is written.
+  void close_after_sent();
   enum class Next { read, handler, done };
   // Handles what is buffered; says what the read loop awaits next (more input, or the Future of
   // a message handler left in handler_wait_), or that the stream is closed.
@@ -140,6 +142,7 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   bool dispatching_ = false;
 
   bool close_sent_ = false;
+  std::optional<Future<void>> close_written_;  // our close frame's write
   bool close_received_ = false;
   std::optional<int> close_code_;
   std::string close_reason_;

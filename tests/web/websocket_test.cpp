@@ -54,6 +54,7 @@ class EchoSocket : public WebSocketHandler {
     ++journal_->open_handlers;
     opened_ = true;
     journal_->events.push_back("open " + get_argument("tag", ""));
+    if (get_argument("fail_open", "") == "1") throw ValueError("open failed");
     if (get_argument("slow_open", "") == "1") {
       co_await gen::sleep(30ms);
       journal_->events.push_back("opened");
@@ -407,6 +408,51 @@ TEST_F(WebSocketTest, ApplicationClosesEveryOpenWebSocket) {
       EXPECT_EQ(conn->close_reason(), "server going down");
     }
     co_await app().close_websockets();  // none left: completes at once
+  });
+}
+
+TEST_F(WebSocketTest, ACloseAnsweringACloseInTheSameReadStillGoesOut) {
+  run_sync([&]() -> Future<void> {
+    RawClient client = co_await RawClient::connect(get_http_port(), "/echo");
+    // One write: a message whose handler closes (4001), then the client's own close frame.
+    detail::MaskKey key{5, 6, 7, 8};
+    std::string both =
+        detail::build_frame(detail::Opcode::text, "close", true, false, &key) +
+        detail::build_frame(detail::Opcode::close, std::string("\x03\xe8", 2), true, false, &key);
+    co_await client.stream->write(both);
+    Frames frames = co_await read_until_closed(*client.stream);
+    EXPECT_TRUE(frames.close.has_value());
+    if (frames.close) EXPECT_EQ(*frames.close, std::optional<std::uint16_t>(4001));
+    co_await journal_.closed;
+    EXPECT_EQ(journal_.close_code, std::optional<int>(1000));
+  });
+}
+
+TEST_F(WebSocketTest, AFailedOpenClosesWith1011BeforeAnyMessage) {
+  ExpectLog expected(squall::log::app_log(), "open failed");
+  run_sync([&]() -> Future<void> {
+    WebSocketClientConnection conn = co_await websocket_connect(ws_url("/echo?fail_open=1"));
+    try {
+      static_cast<void>(conn.write_message("too early"));
+    } catch (const WebSocketClosedError&) {
+      // The server's 1011 may have arrived already.
+    }
+    EXPECT_EQ(co_await conn.read_message(), std::nullopt);
+    EXPECT_EQ(conn.close_code(), std::optional<int>(1011));
+    EXPECT_EQ(std::count(journal_.events.begin(), journal_.events.end(), "text too early"), 0);
+  });
+}
+
+TEST_F(WebSocketTest, DroppingAClientWithUnreadMessagesFreesIt) {
+  run_sync([&]() -> Future<void> {
+    {
+      WebSocketClientConnection conn = co_await websocket_connect(ws_url("/echo"));
+      co_await conn.write_message("one");
+      co_await conn.write_message("two");
+      co_await until([&] { return journal_.events.size() >= 3; });
+      co_await gen::sleep(10ms);  // the echoes arrive and wait, unread
+    }
+    co_await journal_.closed;  // (LeakSanitizer checks that nothing is left behind)
   });
 }
 
