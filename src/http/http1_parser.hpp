@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,22 +24,30 @@ namespace detail {
 /// them a second time.
 struct HTTPHeadersAccess {
   static void add_validated(HTTPHeaders& headers, std::string_view name, std::string_view value);
-  /// Makes room for `fields` names at once (a parsed head's count): no spare slots held.
-  static void reserve(HTTPHeaders& headers, std::size_t fields) { headers.fields_.reserve(fields); }
-  /// The first value of `name`, without a copy; null if absent.
-  static const std::string* first_value(const HTTPHeaders& headers, std::string_view name) {
+  /// Makes room for `fields` more fields of `bytes` bytes of names and values in all (a parsed
+  /// head's count and size): one block for each, no spare room.
+  static void reserve(HTTPHeaders& headers, std::size_t fields, std::size_t bytes);
+  /// The first value of `name`, without a copy (valid until `headers` changes); nullopt if absent.
+  static std::optional<std::string_view> first_value(const HTTPHeaders& headers,
+                                                     std::string_view name) {
     const std::size_t found = headers.find(name);
-    return found == HTTPHeaders::kNotFound ? nullptr : &headers.fields_[found].first;
+    if (found == HTTPHeaders::kNotFound) return std::nullopt;
+    return headers.value_of(headers.entries_[found]);
   }
   /// Calls `fn(name, value)` for each field in iteration order, without the iterator's steps.
   template <class Fn>
   static void for_each_field(const HTTPHeaders& headers, Fn&& fn) {
-    for (const auto& field : headers.fields_) {
-      if (field.count == 0) continue;
-      fn(std::string_view(field.name), std::string_view(field.first));
-      for (const std::string& value : field.more) fn(std::string_view(field.name), value);
+    const auto& entries = headers.entries_;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (!entries[i].is_head()) continue;
+      const std::string_view name = headers.name_of(entries[i]);
+      for (auto v = static_cast<std::uint32_t>(i); v != HTTPHeaders::kNone; v = entries[v].next) {
+        fn(name, headers.value_of(entries[v]));
+      }
     }
   }
+  /// The heap bytes `headers` holds (its blocks' capacities), for tests of its memory bounds.
+  static std::size_t heap_bytes(const HTTPHeaders& headers);
 };
 }  // namespace detail
 }  // namespace squall

@@ -747,7 +747,11 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   start_line.path.assign(head.target);
   start_line.version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   HTTPHeaders headers;
-  detail::HTTPHeadersAccess::reserve(headers, head.headers.size());
+  std::size_t header_bytes = 0;
+  for (const http1::HeaderField& field : head.headers) {
+    header_bytes += field.name.size() + field.value.size();
+  }
+  detail::HTTPHeadersAccess::reserve(headers, head.headers.size(), header_bytes);
   for (const http1::HeaderField& field : head.headers) {
     detail::HTTPHeadersAccess::add_validated(headers, field.name, field.value);
   }

@@ -72,19 +72,20 @@ HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std:
 }
 
 const std::map<std::string, std::string>& HTTPServerRequest::cookies() const {
-  if (!cookies_) {
-    cookies_.emplace();
+  if (!cookies_.map_) {
+    auto parsed = std::make_unique<CookieMap>();
     for (const std::string& header : headers.get_list("Cookie")) {
       try {
         for (auto& [name, value] : httputil::parse_cookie(header)) {
-          (*cookies_)[name] = std::move(value);
+          (*parsed)[name] = std::move(value);
         }
       } catch (const std::exception&) {
         // As Tornado: an unparseable Cookie header gives no cookies.
       }
     }
+    cookies_.map_ = std::move(parsed);
   }
-  return *cookies_;
+  return *cookies_.map_;
 }
 
 double HTTPServerRequest::request_time() const {

@@ -19,25 +19,22 @@ struct HandlerAccess {
     handler.allowed_methods_ = allowed_methods;
     handler.application_ = &application;
     handler.request_ = std::move(request);
-    handler.path_ = std::move(path);
+    if (!path.args.empty() || !path.kwargs.empty()) {
+      handler.path_ = std::make_unique<PathArguments>(std::move(path));
+    }
     handler.stream_request_body_ = stream_request_body;
     handler.dispatcher_ = dispatcher;
-    if (stream_request_body) {
-      handler.prepared_.emplace();
-      handler.body_done_.emplace();
-    }
+    if (stream_request_body) expect_body(handler);
   }
+  /// A streaming request: makes the Futures `prepared` and `body_done` give.
+  static void expect_body(RequestHandler& handler);
   /// Runs the handler; the coroutine owns it until it completes.
   static Future<void> execute(std::unique_ptr<RequestHandler> handler) {
     return RequestHandler::execute(std::move(handler));
   }
   static void detach(RequestHandler& handler) noexcept { handler.dispatcher_ = nullptr; }
-  static const std::optional<Future<void>>& prepared(RequestHandler& handler) noexcept {
-    return handler.prepared_;
-  }
-  static const std::optional<Future<void>>& body_done(RequestHandler& handler) noexcept {
-    return handler.body_done_;
-  }
+  static const std::optional<Future<void>>& prepared(RequestHandler& handler) noexcept;
+  static const std::optional<Future<void>>& body_done(RequestHandler& handler) noexcept;
   /// Gives a streaming handler a piece of the body. Sets `failed` (and fails the body) if the
   /// handler refused it at once; returns the handler's Future if it is pending.
   static std::optional<Future<void>> receive(RequestHandler& handler, std::string_view chunk,

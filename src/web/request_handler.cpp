@@ -21,6 +21,7 @@
 #include "util/utf8.hpp"
 #include "web/gzip_transform.hpp"
 #include "web/handler_access.hpp"
+#include "web/response_state.hpp"
 
 namespace squall::web {
 namespace {
@@ -77,6 +78,10 @@ RequestHandler::RequestHandler() {
   clear();
 }
 
+void RequestHandler::renew_response() {
+  response_.reset(new ResponseState);  // not `()`: that would zero it all before construction
+}
+
 RequestHandler::~RequestHandler() {
   if (dispatcher_) detail::dispatcher_handler_gone(*dispatcher_);
 }
@@ -116,6 +121,17 @@ Future<void> RequestHandler::data_received(std::string_view) {
   throw HTTPError(500, "a streaming handler must override data_received");
 }
 
+const std::vector<std::string>& RequestHandler::path_args() const noexcept {
+  static const std::vector<std::string> kNone;
+  return path_ ? path_->args : kNone;
+}
+
+const std::map<std::string, std::string, std::less<>>& RequestHandler::path_kwargs()
+    const noexcept {
+  static const std::map<std::string, std::string, std::less<>> kNone;
+  return path_ ? path_->kwargs : kNone;
+}
+
 Future<void> RequestHandler::run_method() {
   switch (method_of(request_->method)) {
     case Method::kGet:
@@ -143,11 +159,11 @@ Future<void> RequestHandler::execute(std::unique_ptr<RequestHandler> owned) {
   try {
     const Method method = method_of(self.request_->method);
     if (method == Method::kOther) throw HTTPError(405);
-    for (const std::string& arg : self.path_.args) {
+    for (const std::string& arg : self.path_args()) {
       if (!squall::detail::is_valid_utf8(arg))
         throw HTTPError(400, "Invalid unicode in path: " + arg);
     }
-    for (const auto& [name, arg] : self.path_.kwargs) {
+    for (const auto& [name, arg] : self.path_kwargs()) {
       if (!squall::detail::is_valid_utf8(arg))
         throw HTTPError(400, "Invalid unicode in path: " + arg);
     }
@@ -157,9 +173,11 @@ Future<void> RequestHandler::execute(std::unique_ptr<RequestHandler> owned) {
     }
     Future<void> prepared = self.prepare();
     co_await prepared;
-    if (self.prepared_ && !self.prepared_->done()) self.prepared_->set_result();
+    if (self.response_ && self.response_->prepared && !self.response_->prepared->done()) {
+      self.response_->prepared->set_result();
+    }
     if (self.finished_) co_return;
-    if (self.body_done_) co_await *self.body_done_;
+    if (self.response_ && self.response_->body_done) co_await *self.response_->body_done;
     Future<void> method_done = self.run_method();
     co_await method_done;
     if (!self.finished_) self.finish_response();
@@ -167,7 +185,9 @@ Future<void> RequestHandler::execute(std::unique_ptr<RequestHandler> owned) {
     self.handle_exception(std::current_exception());
   }
   // A streaming request's body must not wait for a prepare() that never completed.
-  if (self.prepared_ && !self.prepared_->done()) self.prepared_->set_result();
+  if (self.response_ && self.response_->prepared && !self.response_->prepared->done()) {
+    self.response_->prepared->set_result();
+  }
   self.retain(owned);
 }
 
@@ -237,49 +257,52 @@ void RequestHandler::log_exception(const std::exception_ptr& error) {
 // --- Output -------------------------------------------------------------------------------------
 
 void RequestHandler::clear() {
-  headers_.clear();
+  ResponseState& state = response();
+  HTTPHeaders& headers = state.headers;
+  headers.clear();
   // Constants known to be valid: no need to check them on every request.
-  squall::detail::HTTPHeadersAccess::add_validated(headers_, "Server", kServerHeader);
-  squall::detail::HTTPHeadersAccess::add_validated(headers_, "Content-Type", kDefaultContentType);
-  write_buffer_.clear();
+  squall::detail::HTTPHeadersAccess::add_validated(headers, "Server", kServerHeader);
+  squall::detail::HTTPHeadersAccess::add_validated(headers, "Content-Type", kDefaultContentType);
+  state.write_buffer.clear();
   status_code_ = 200;
-  reason_.clear();
+  state.reason.clear();
 }
 
 void RequestHandler::set_status(int status_code, std::string_view reason) {
   if (status_code < 100 || status_code > 599) {
     throw ValueError("bad HTTP status code " + std::to_string(status_code));
   }
-  status_code_ = status_code;
+  status_code_ = static_cast<std::uint16_t>(status_code);
+  std::string& phrase = response().reason;
   if (!reason.empty()) {
-    reason_.assign(reason);
+    phrase.assign(reason);
   } else if (httputil::reason_phrase(status_code).empty()) {
-    reason_ = "Unknown";
+    phrase = "Unknown";
   } else {
-    reason_.clear();  // the standard phrase
+    phrase.clear();  // the standard phrase
   }
 }
 
 void RequestHandler::set_header(std::string_view name, std::string_view value) {
-  headers_.set(name, value);
+  response().headers.set(name, value);
 }
 
 void RequestHandler::set_header(std::string_view name,
                                 std::chrono::system_clock::time_point value) {
-  headers_.set(name, httputil::format_timestamp(value));
+  response().headers.set(name, httputil::format_timestamp(value));
 }
 
 void RequestHandler::add_header(std::string_view name, std::string_view value) {
-  headers_.add(name, value);
+  response().headers.add(name, value);
 }
 
 void RequestHandler::clear_header(std::string_view name) {
-  headers_.erase(name);
+  response().headers.erase(name);
 }
 
 void RequestHandler::write(std::string_view chunk) {
   if (finished_) throw InvalidStateError("Cannot write() after finish()");
-  write_buffer_.append(chunk);
+  response().write_buffer.append(chunk);
 }
 
 void RequestHandler::write(const nlohmann::json& object) {
@@ -294,22 +317,23 @@ void RequestHandler::write(const nlohmann::json& object) {
 // Sends the headers (the first time) and the buffered output; false if the connection is gone.
 bool RequestHandler::send_buffered(bool finishing) {
   const bool head = request_->method == "HEAD";
+  ResponseState& state = response();
   std::string chunk;
-  chunk.swap(write_buffer_);
+  chunk.swap(state.write_buffer);
   HTTPConnection* connection = request_->connection.get();
   if (!connection || connection_closed_ || connection->closed()) return false;
   if (!headers_written_) {
     headers_written_ = true;
     if (settings().compress_response) {
-      gzip_ = std::make_unique<detail::GzipTransform>(*request_);
-      gzip_->transform_first_chunk(status_code_, headers_, chunk, finishing);
+      state.gzip = std::make_unique<detail::GzipTransform>(*request_);
+      state.gzip->transform_first_chunk(status_code_, state.headers, chunk, finishing);
     }
-    for (const auto& [name, value] : new_cookies_) headers_.add("Set-Cookie", value);
+    for (const auto& [name, value] : state.new_cookies) state.headers.add("Set-Cookie", value);
     if (head) chunk.clear();
-    connection->write_headers(ResponseStartLine{"HTTP/1.1", status_code_, reason_}, headers_,
-                              chunk);
+    connection->write_headers(ResponseStartLine{"HTTP/1.1", status_code_, state.reason},
+                              state.headers, chunk);
   } else {
-    if (gzip_) gzip_->transform_chunk(chunk, finishing);
+    if (state.gzip) state.gzip->transform_chunk(chunk, finishing);
     if (!head && !chunk.empty()) connection->write(chunk);
   }
   return true;
@@ -320,7 +344,8 @@ Future<void> RequestHandler::write_file(int fd, std::uint64_t offset, std::uint6
   if (!send_buffered(false)) return closed_future();
   HTTPConnection& connection = *request_->connection;
   if (request_->method == "HEAD" || count == 0) return connection.flush();
-  if (!gzip_ || !gzip_->gzipping()) {
+  detail::GzipTransform* gzip = response().gzip.get();
+  if (!gzip || !gzip->gzipping()) {
     connection.write_file(fd, offset, count);
     return connection.flush();
   }
@@ -336,7 +361,7 @@ Future<void> RequestHandler::write_file(int fd, std::uint64_t offset, std::uint6
       throw OSError(got < 0 ? errno : EIO, "write_file: the file ended before its length");
     }
     piece.resize(static_cast<std::size_t>(got));
-    gzip_->transform_chunk(piece, false);
+    gzip->transform_chunk(piece, false);
     connection.write(piece);
     offset += static_cast<std::uint64_t>(got);
     count -= static_cast<std::uint64_t>(got);
@@ -353,24 +378,25 @@ Future<void> RequestHandler::flush() {
 void RequestHandler::finish_response() {
   if (finished_) throw InvalidStateError("finish() called twice");
   if (!headers_written_) {
+    ResponseState& state = response();
     const bool get_or_head = request_->method == "GET" || request_->method == "HEAD";
-    if (status_code_ == 200 && get_or_head && !headers_.contains("Etag")) {
+    if (status_code_ == 200 && get_or_head && !state.headers.contains("Etag")) {
       set_etag_header();
       if (check_etag_header()) {
-        write_buffer_.clear();
+        state.write_buffer.clear();
         set_status(304);
       }
     }
     if (status_code_ == 204 || status_code_ == 304 || status_code_ < 200) {
-      if (!write_buffer_.empty()) {
+      if (!state.write_buffer.empty()) {
         throw InvalidStateError("Cannot send a body with status " + std::to_string(status_code_));
       }
       // RFC 9110 §15.4.5: a 304 carries no representation headers.
-      headers_.erase("Content-Encoding");
-      headers_.erase("Content-Language");
-      headers_.erase("Content-Type");
-    } else if (!headers_.contains("Content-Length")) {
-      headers_.set("Content-Length", std::to_string(write_buffer_.size()));
+      state.headers.erase("Content-Encoding");
+      state.headers.erase("Content-Language");
+      state.headers.erase("Content-Type");
+    } else if (!state.headers.contains("Content-Length")) {
+      state.headers.set("Content-Length", std::to_string(state.write_buffer.size()));
     }
   }
   // The finishing write needs no Future: finish() asks the connection for one if wanted.
@@ -452,7 +478,7 @@ void RequestHandler::send_error(int status_code, std::exception_ptr error) {
       if (!allow.empty()) allow.append(", ");
       allow.append(name);
     }
-    squall::detail::HTTPHeadersAccess::add_validated(headers_, "Allow", allow);
+    squall::detail::HTTPHeadersAccess::add_validated(response().headers, "Allow", allow);
   }
   try {
     write_error(status_code, error);
@@ -471,8 +497,8 @@ void RequestHandler::write_error(int status_code, const std::exception_ptr& erro
     finish_response();
     return;
   }
-  std::string message =
-      reason_.empty() ? std::string(httputil::reason_phrase(status_code)) : reason_;
+  const std::string& reason = response().reason;
+  std::string message = reason.empty() ? std::string(httputil::reason_phrase(status_code)) : reason;
   message = escape::xhtml_escape(message);
   std::string page = "<html><title>";
   page.append(std::to_string(status_code)).append(": ").append(message);
@@ -487,10 +513,10 @@ void RequestHandler::write_error(int status_code, const std::exception_ptr& erro
 std::optional<std::string> RequestHandler::compute_etag() {
   // SHA-1 as Tornado, through OpenSSL's direct SHA-1 functions: the EVP interface costs more
   // than hashing a small response (about 1,500 instructions of provider dispatch per call).
+  const std::string& body = response().write_buffer;
   SHA_CTX context;
   unsigned char digest[SHA_DIGEST_LENGTH];
-  if (SHA1_Init(&context) != 1 ||
-      SHA1_Update(&context, write_buffer_.data(), write_buffer_.size()) != 1 ||
+  if (SHA1_Init(&context) != 1 || SHA1_Update(&context, body.data(), body.size()) != 1 ||
       SHA1_Final(digest, &context) != 1) {
     return std::nullopt;
   }
@@ -508,10 +534,13 @@ void RequestHandler::set_etag_header() {
 }
 
 bool RequestHandler::check_etag_header() const {
+  // Released: the Etag header went with the response.
+  if (!response_) return false;
   using squall::detail::HTTPHeadersAccess;
   // Most requests have no If-None-Match: look at it first, and at neither through a copy.
   if (!HTTPHeadersAccess::first_value(request_->headers, "If-None-Match")) return false;
-  const std::string* computed = HTTPHeadersAccess::first_value(headers_, "Etag");
+  const std::optional<std::string_view> computed =
+      HTTPHeadersAccess::first_value(response_->headers, "Etag");
   if (!computed || computed->empty()) return false;
   const std::optional<std::string> header = request_->headers.get("If-None-Match");  // all lines
   auto strip_weak = [](std::string_view tag) {
@@ -568,30 +597,48 @@ std::optional<Future<void>> HandlerAccess::receive(RequestHandler& handler, std:
     // The handler refused the body (e.g. HTTPError(413)): its error ends the request, and the
     // rest of the body is dropped.
     failed = true;
-    if (handler.body_done_ && !handler.body_done_->done()) handler.body_done_->set_exception(error);
+    if (const auto& state = handler.response_;
+        state && state->body_done && !state->body_done->done()) {
+      state->body_done->set_exception(error);
+    }
   }
   return std::nullopt;
 }
 
+void HandlerAccess::expect_body(RequestHandler& handler) {
+  RequestHandler::ResponseState& state = handler.response();
+  state.prepared.emplace();
+  state.body_done.emplace();
+}
+
+const std::optional<Future<void>>& HandlerAccess::prepared(RequestHandler& handler) noexcept {
+  static const std::optional<Future<void>> none;
+  return handler.response_ ? handler.response_->prepared : none;
+}
+
+const std::optional<Future<void>>& HandlerAccess::body_done(RequestHandler& handler) noexcept {
+  static const std::optional<Future<void>> none;
+  return handler.response_ ? handler.response_->body_done : none;
+}
+
 void HandlerAccess::body_finished(RequestHandler& handler) {
-  if (handler.body_done_ && !handler.body_done_->done()) handler.body_done_->set_result();
+  if (const auto& state = handler.response_;
+      state && state->body_done && !state->body_done->done()) {
+    state->body_done->set_result();
+  }
 }
 
 void HandlerAccess::release_response(RequestHandler& handler) noexcept {
-  handler.headers_ = HTTPHeaders();
-  std::string().swap(handler.write_buffer_);
-  std::string().swap(handler.reason_);
-  decltype(handler.new_cookies_)().swap(handler.new_cookies_);
-  handler.gzip_.reset();
-  handler.prepared_.reset();
-  handler.body_done_.reset();
+  // The status and the finished flag stay with the handler, so its getters still answer.
+  handler.response_.reset();
 }
 
 void HandlerAccess::connection_closed(RequestHandler& handler) {
   if (handler.connection_closed_) return;
   handler.connection_closed_ = true;
-  if (handler.body_done_ && !handler.body_done_->done()) {
-    handler.body_done_->set_exception(StreamClosedError());
+  if (const auto& state = handler.response_;
+      state && state->body_done && !state->body_done->done()) {
+    state->body_done->set_exception(StreamClosedError());
   }
   try {
     handler.on_connection_close();

@@ -7,6 +7,7 @@
 #include "squall/web/request_handler.hpp"
 #include "squall/web/static_file_handler.hpp"
 #include "util/utf8.hpp"
+#include "web/response_state.hpp"
 #include "web/xsrf.hpp"
 
 namespace squall::web {
@@ -159,11 +160,11 @@ void remember_cookie(std::vector<std::pair<std::string, std::string>>& cookies,
 
 void RequestHandler::set_cookie(std::string_view name, std::string_view value,
                                 const CookieOptions& options) {
-  remember_cookie(new_cookies_, name, format_set_cookie(name, value, options));
+  remember_cookie(response().new_cookies, name, format_set_cookie(name, value, options));
 }
 
 void RequestHandler::clear_cookie(std::string_view name, const CookieOptions& options) {
-  remember_cookie(new_cookies_, name, format_clear_cookie(name, options));
+  remember_cookie(response().new_cookies, name, format_clear_cookie(name, options));
 }
 
 void RequestHandler::clear_all_cookies(const CookieOptions& options) {
@@ -223,17 +224,18 @@ RawXsrfToken raw_xsrf_token(const RequestHandler& handler) {
 }  // namespace
 
 const std::string& RequestHandler::xsrf_token() {
-  if (xsrf_token_) return *xsrf_token_;
+  std::optional<std::string>& token = response().xsrf_token;
+  if (token) return *token;
   RawXsrfToken raw = raw_xsrf_token(*this);
-  xsrf_token_ = encode_xsrf_token(raw.token, raw.timestamp, settings().xsrf_cookie_version);
+  token = encode_xsrf_token(raw.token, raw.timestamp, settings().xsrf_cookie_version);
   if (!raw.version) {
     CookieOptions options = settings().xsrf_cookie_kwargs;
     if (!current_user().is_null() && !options.expires_days && !options.expires) {
       options.expires_days = 30;
     }
-    set_cookie(kXsrfCookieName, *xsrf_token_, options);
+    set_cookie(kXsrfCookieName, *token, options);
   }
-  return *xsrf_token_;
+  return *token;
 }
 
 std::string RequestHandler::xsrf_form_html() {

@@ -4,16 +4,20 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "http/http1_parser.hpp"
 #include "squall/util/error.hpp"
 
 namespace squall {
@@ -28,6 +32,13 @@ using Clock = std::chrono::system_clock;
 Pairs all_pairs(const HTTPHeaders& headers) {
   Pairs out;
   for (const auto& [name, value] : headers) out.emplace_back(name, value);
+  return out;
+}
+
+// `prefix` followed by `i` in decimal (append: GCC 12 warns falsely on "x" + std::string).
+std::string numbered(std::string_view prefix, int i) {
+  std::string out(prefix);
+  out.append(std::to_string(i));
   return out;
 }
 
@@ -150,6 +161,286 @@ TEST(HTTPUtilTest, ManyErasesKeepOrderAcrossCompaction) {
   }
   EXPECT_EQ(expected, 1001);
   EXPECT_EQ(h.get("h999"), "999");
+}
+
+TEST(HTTPUtilTest, MultiValuedNamesKeepTheirValuesAcrossSetAndEraseOfOthers) {
+  HTTPHeaders h;
+  h.add("A", "1");
+  h.add("B", "b1");
+  h.add("A", "2");
+  h.add("C", "c");
+  h.set("B", "a longer value than before");
+  h.add("a", "3");
+  ASSERT_TRUE(h.erase("C"));
+  h.add("B", "b2");
+  h.set("D", "d");
+  h.add("A", "4");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"A", "1"},
+                                 {"A", "2"},
+                                 {"A", "3"},
+                                 {"A", "4"},
+                                 {"B", "a longer value than before"},
+                                 {"B", "b2"},
+                                 {"D", "d"}}));
+  EXPECT_EQ(h.get("a"), "1,2,3,4");
+  EXPECT_EQ(h.size(), 7u);
+  h.set("A", "");  // shorter: written over the old first value
+  EXPECT_EQ(h.get_list("A"), (std::vector<std::string>{""}));
+  EXPECT_EQ(h.size(), 4u);
+}
+
+TEST(HTTPUtilTest, IterationIsUnchangedByCompaction) {
+  HTTPHeaders h;
+  h.add("Keep", "k1");
+  for (int i = 0; i < 40; ++i) h.add("Drop", std::string(50, 'x'));
+  h.add("Keep", "k2");
+  h.add("Other", "o");
+  h.add("keep", "k3");
+  const std::size_t before = detail::HTTPHeadersAccess::heap_bytes(h);
+  ASSERT_TRUE(h.erase("Drop"));  // the dead now outweigh the live: copied out
+  EXPECT_LT(detail::HTTPHeadersAccess::heap_bytes(h), before / 4);
+  EXPECT_EQ(all_pairs(h), (Pairs{{"Keep", "k1"}, {"Keep", "k2"}, {"Keep", "k3"}, {"Other", "o"}}));
+  h.add("Keep", "k4");
+  h.add("Drop", "again");
+  EXPECT_EQ(h.get("KEEP"), "k1,k2,k3,k4");
+  EXPECT_EQ(all_pairs(h), (Pairs{{"Keep", "k1"},
+                                 {"Keep", "k2"},
+                                 {"Keep", "k3"},
+                                 {"Keep", "k4"},
+                                 {"Other", "o"},
+                                 {"Drop", "again"}}));
+}
+
+TEST(HTTPUtilTest, AMillionSetsOfOneNameKeepMemoryBounded) {
+  HTTPHeaders h;
+  h.add("Before", "b");
+  h.add("After", "a");
+  std::size_t most = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    h.set("X", std::string(static_cast<std::size_t>(i % 300), 'v'));  // growing, then short
+    if (i % 7 == 0) h.add("After", "more");
+    if (i % 7 == 6) h.set("After", "a");
+    most = std::max(most, detail::HTTPHeadersAccess::heap_bytes(h));
+  }
+  EXPECT_LE(most, 4096u);
+  EXPECT_EQ(
+      all_pairs(h),
+      (Pairs{{"Before", "b"}, {"After", "a"}, {"After", "more"}, {"X", std::string(99, 'v')}}));
+}
+
+TEST(HTTPUtilTest, AMillionAddAndEraseCyclesKeepMemoryBounded) {
+  HTTPHeaders h;
+  h.add("Host", "example.com");
+  std::size_t most = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    h.add("Cycle", "first value");
+    h.add("Cycle", "second");
+    ASSERT_TRUE(h.erase("cycle"));
+    most = std::max(most, detail::HTTPHeadersAccess::heap_bytes(h));
+  }
+  EXPECT_LE(most, 2048u);
+  EXPECT_EQ(all_pairs(h), (Pairs{{"Host", "example.com"}}));
+}
+
+TEST(HTTPUtilTest, ManyNamesAreFoundWithoutRegardToCaseThroughTheIndex) {
+  HTTPHeaders h;
+  for (int i = 0; i < 200; ++i) h.add(numbered("x-name-", i), std::to_string(i));
+  EXPECT_EQ(h.get("X-NAME-7"), "7");
+  EXPECT_EQ(h.get("x-NaMe-199"), "199");
+  EXPECT_FALSE(h.contains("X-Name-200"));
+  for (int i = 0; i < 200; i += 3) ASSERT_TRUE(h.erase(numbered("X-NAME-", i)));
+  for (int i = 0; i < 200; i += 3) EXPECT_FALSE(h.contains(numbered("x-name-", i))) << i;
+  for (int i = 0; i < 200; i += 6) h.add(numbered("X-name-", i), "again");  // goes last
+  h.add("x-name-1", "second");
+  Pairs expected;
+  for (int i = 0; i < 200; ++i) {
+    if (i % 3 != 0) expected.emplace_back(numbered("X-Name-", i), std::to_string(i));
+    if (i == 1) expected.emplace_back("X-Name-1", "second");
+  }
+  for (int i = 0; i < 200; i += 6) expected.emplace_back(numbered("X-Name-", i), "again");
+  EXPECT_EQ(all_pairs(h), expected);
+  EXPECT_EQ(h.size(), expected.size());
+  EXPECT_EQ(h.get("X-NAME-1"), "1,second");
+  EXPECT_EQ(h.get("x-name-6"), "again");
+}
+
+TEST(HTTPUtilTest, ChurningNamesThroughTheIndexKeepsMemoryBounded) {
+  HTTPHeaders h;
+  for (int i = 0; i < 20; ++i) h.add(numbered("Stay-", i), "s");
+  std::size_t most = 0;
+  for (int i = 0; i < 200'000; ++i) {
+    const std::string name = numbered("Churn-", i);
+    h.add(name, "c");
+    ASSERT_EQ(h.get(name), "c");
+    if (i >= 10) {
+      ASSERT_TRUE(h.erase(numbered("churn-", i - 10)));
+    }
+    most = std::max(most, detail::HTTPHeadersAccess::heap_bytes(h));
+  }
+  EXPECT_LE(most, 8192u);
+  EXPECT_EQ(h.size(), 30u);
+  EXPECT_EQ(h.get("stay-19"), "s");
+  EXPECT_EQ(h.get("CHURN-199999"), "c");
+  EXPECT_FALSE(h.contains("Churn-199989"));
+}
+
+TEST(HTTPUtilTest, CopiesAndMovesKeepEveryPair) {
+  for (const int names : {3, 40}) {  // scanned, and through the index
+    HTTPHeaders h;
+    for (int i = 0; i < names; ++i) {
+      h.add(numbered("N", i), "v");
+      h.add(numbered("n", i), "w");
+    }
+    ASSERT_TRUE(h.erase("N1"));
+    const Pairs pairs = all_pairs(h);
+
+    HTTPHeaders copy(h);
+    EXPECT_EQ(all_pairs(copy), pairs);
+    copy.add("N0", "only in the copy");
+    EXPECT_EQ(h.get("N0"), "v,w");
+    EXPECT_EQ(copy.get("n0"), "v,w,only in the copy");
+    EXPECT_EQ(copy.get("N2"), "v,w");
+
+    HTTPHeaders assigned;
+    assigned.add("Old", "gone");
+    assigned = h;
+    EXPECT_EQ(all_pairs(assigned), pairs);
+    const HTTPHeaders& same = assigned;
+    assigned = same;
+    EXPECT_EQ(all_pairs(assigned), pairs);
+
+    HTTPHeaders moved(std::move(assigned));
+    EXPECT_EQ(all_pairs(moved), pairs);
+    EXPECT_TRUE(assigned.empty());  // NOLINT(bugprone-use-after-move): left empty, usable
+    EXPECT_EQ(assigned.begin(), assigned.end());
+    assigned.add("Reused", "yes");
+    EXPECT_EQ(all_pairs(assigned), (Pairs{{"Reused", "yes"}}));
+
+    HTTPHeaders target;
+    target.add("Old", "gone");
+    target = std::move(moved);
+    EXPECT_EQ(all_pairs(target), pairs);
+    EXPECT_EQ(target.get("n2"), "v,w");
+    EXPECT_FALSE(target.contains("Old"));
+    EXPECT_EQ(moved.size(), 0u);  // NOLINT(bugprone-use-after-move)
+  }
+}
+
+TEST(HTTPUtilTest, AddingAPairViewedFromTheSameHeadersIsSafe) {
+  HTTPHeaders h;
+  h.add("Source", std::string(100, 's'));
+  for (int i = 0; i < 20; ++i) {
+    const auto [name, value] = *h.begin();  // views into h, which may move as it grows
+    h.add(name, value);
+    h.add(numbered("Copy-", i), (*h.begin()).second);  // the views above are stale now
+  }
+  EXPECT_EQ(h.get_list("source").size(), 21u);
+  EXPECT_EQ(h.get("Copy-19"), std::string(100, 's'));
+  const auto [name, value] = *h.begin();
+  h.set("Longer", value);
+  h.set("Longer", std::string(200, 'l'));
+  const auto longer = detail::HTTPHeadersAccess::first_value(h, "Longer");
+  ASSERT_TRUE(longer.has_value());
+  h.set("Source", *longer);  // longer than Source's first value: appended
+  EXPECT_EQ(h.get("Source"), std::string(200, 'l'));
+}
+
+TEST(HTTPUtilTest, HeadersAreSmallAndAParsedHeadTakesTwoBlocks) {
+  EXPECT_LE(sizeof(HTTPHeaders), 64u);
+  const Pairs fields = {{"Host", "example.com:8888"},
+                        {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101"},
+                        {"Accept", "text/html,application/xhtml+xml"},
+                        {"Connection", "Upgrade"},
+                        {"Upgrade", "websocket"},
+                        {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  std::size_t bytes = 0;
+  for (const auto& [name, value] : fields) bytes += name.size() + value.size();
+  HTTPHeaders h;
+  detail::HTTPHeadersAccess::reserve(h, fields.size(), bytes);
+  const std::size_t reserved = detail::HTTPHeadersAccess::heap_bytes(h);
+  for (const auto& [name, value] : fields) detail::HTTPHeadersAccess::add_validated(h, name, value);
+  EXPECT_EQ(detail::HTTPHeadersAccess::heap_bytes(h), reserved);  // nothing grew
+  EXPECT_LE(reserved, bytes + fields.size() * 32);
+  Pairs normalized = fields;
+  normalized.back().first = "Sec-Websocket-Key";  // Http-Header-Case, as Tornado writes it
+  EXPECT_EQ(all_pairs(h), normalized);
+  EXPECT_EQ(detail::HTTPHeadersAccess::first_value(h, "upgrade"), "websocket");
+  EXPECT_EQ(detail::HTTPHeadersAccess::first_value(h, "Origin"), std::nullopt);
+}
+
+TEST(HTTPUtilTest, RandomChangesMatchASimpleModel) {
+  // The model: names in first-added order, each with its values; a linear search.
+  struct Name {
+    std::string name;
+    std::vector<std::string> values;
+  };
+  std::vector<Name> model;
+  auto find = [&](std::string_view name) {
+    return std::find_if(model.begin(), model.end(),
+                        [&](const Name& n) { return n.name == normalize_header(name); });
+  };
+  auto model_pairs = [&] {
+    Pairs out;
+    for (const auto& n : model) {
+      for (const auto& v : n.values) out.emplace_back(n.name, v);
+    }
+    return out;
+  };
+  std::mt19937 random(12345);
+  auto below = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  HTTPHeaders h;
+  for (int step = 0; step < 20'000; ++step) {
+    // Few names use the scan; past a dozen entries lookups go through the index.
+    std::string name = numbered("Name-", below(step % 4000 < 2000 ? 6 : 40));
+    for (char& c : name) {
+      if (below(2) == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    const std::string value(static_cast<std::size_t>(below(40)),
+                            static_cast<char>('a' + below(26)));
+    const auto it = find(name);
+    switch (below(8)) {
+      case 0:
+      case 1:
+      case 2:
+        h.add(name, value);
+        if (it == model.end()) {
+          model.push_back({normalize_header(name), {value}});
+        } else {
+          it->values.push_back(value);
+        }
+        break;
+      case 3:
+      case 4:
+        h.set(name, value);
+        if (it == model.end()) {
+          model.push_back({normalize_header(name), {value}});
+        } else {
+          it->values = {value};
+        }
+        break;
+      case 5:
+        ASSERT_EQ(h.erase(name), it != model.end());
+        if (it != model.end()) model.erase(it);
+        break;
+      case 6: {
+        const HTTPHeaders copy = h;
+        h = copy;
+        break;
+      }
+      default:
+        if (it == model.end()) {
+          ASSERT_EQ(h.get(name), std::nullopt);
+        } else {
+          ASSERT_EQ(h.get_list(name), it->values);
+        }
+        break;
+    }
+    if (step % 97 == 0) {
+      ASSERT_EQ(all_pairs(h), model_pairs()) << "step " << step;
+      ASSERT_EQ(h.size(), model_pairs().size());
+    }
+  }
+  EXPECT_EQ(all_pairs(h), model_pairs());
 }
 
 TEST(HTTPUtilTest, AddRejectsBadNamesAndControlCharactersInValues) {

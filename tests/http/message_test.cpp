@@ -255,6 +255,28 @@ TEST(HTTPServerRequestTest, CookieValuesWithOctalEscapesAndWhitespace) {
   EXPECT_EQ(request.cookies().at("plain"), "v");
 }
 
+TEST(HTTPServerRequestTest, CopiesHaveTheirOwnCookies) {
+  HTTPServerRequest parsed("GET", "/", "HTTP/1.1", headers_of({{"Cookie", "a=1; b=2"}}));
+  const auto& original = parsed.cookies();
+  HTTPServerRequest unparsed("GET", "/", "HTTP/1.1", headers_of({{"Cookie", "c=3"}}));
+
+  // A copy made after parsing has its own map with the same cookies.
+  HTTPServerRequest copy = parsed;
+  EXPECT_NE(&copy.cookies(), &original);
+  EXPECT_EQ(copy.cookies(), original);
+  // A copy made before parsing parses its own headers.
+  HTTPServerRequest late_copy(unparsed);
+  EXPECT_EQ(late_copy.cookies(), (std::map<std::string, std::string>{{"c", "3"}}));
+
+  // Assignment replaces the cookies; the source keeps its own.
+  late_copy = parsed;
+  EXPECT_EQ(late_copy.cookies(), original);
+  EXPECT_NE(&late_copy.cookies(), &original);
+  unparsed = HTTPServerRequest(copy);  // a move of a parsed request
+  EXPECT_EQ(unparsed.cookies(), original);
+  EXPECT_EQ(parsed.cookies().at("b"), "2");
+}
+
 // ---- parse_body ----------------------------------------------------------------------------
 
 TEST(HTTPServerRequestTest, ParseBodyUrlencodedKeepsBlankValues) {

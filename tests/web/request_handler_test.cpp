@@ -18,6 +18,7 @@
 #include "squall/util/log.hpp"
 #include "squall/web/application.hpp"
 #include "support/http_test_client.hpp"
+#include "web/handler_access.hpp"
 
 namespace squall::web {
 namespace {
@@ -340,12 +341,50 @@ class OnFinishHandler : public RequestHandler {
   std::shared_ptr<int> finished_;
 };
 
+// What a handler answers once its finished response was released, as a WebSocket handler's is
+// after the handshake.
+struct AfterRelease {
+  int status = 0;
+  bool finished = false;
+  bool etag_matches = true;
+  bool write_refused = false;
+  std::string cookie;
+  std::string xsrf_token;
+};
+
+class ReleasingHandler : public RequestHandler {
+ public:
+  void initialize(std::shared_ptr<AfterRelease> seen) { seen_ = std::move(seen); }
+  Future<void> get() override {
+    set_status(202);
+    set_header("Etag", "\"x\"");  // the request's `If-None-Match: *` matches it, until released
+    static_cast<void>(finish("released"));
+    detail::HandlerAccess::release_response(*this);
+    seen_->status = get_status();
+    seen_->finished = finished();
+    seen_->etag_matches = check_etag_header();
+    try {
+      write("more");
+    } catch (const InvalidStateError&) {
+      seen_->write_refused = true;
+    }
+    set_header("X-Late", "goes nowhere");
+    seen_->cookie = get_cookie("name").value_or("<none>");
+    seen_->xsrf_token = xsrf_token();
+    return make_ready_future();
+  }
+
+ private:
+  std::shared_ptr<AfterRelease> seen_;
+};
+
 // --- The application ----------------------------------------------------------------------------
 
 class RequestHandlerTest : public AsyncHTTPTestCase {
  protected:
   std::shared_ptr<Event> closed_ = std::make_shared<Event>();
   std::shared_ptr<int> finished_ = std::make_shared<int>(0);
+  std::shared_ptr<AfterRelease> after_release_ = std::make_shared<AfterRelease>();
 
   std::unique_ptr<Application> get_app() override {
     Settings settings;
@@ -369,6 +408,7 @@ class RequestHandlerTest : public AsyncHTTPTestCase {
             {"/etag", handler<EtagHandler>()},
             {"/wait", handler<WaitHandler>(closed_)},
             {"/on-finish", handler<OnFinishHandler>(finished_)},
+            {"/released", handler<ReleasingHandler>(after_release_)},
         },
         std::move(settings));
   }
@@ -676,6 +716,23 @@ TEST_F(RequestHandlerTest, CookiesAreReadAndSet) {
   ASSERT_EQ(cookies.size(), 2u);
   EXPECT_EQ(cookies[0], "a=1; HttpOnly; Max-Age=60; Path=/; SameSite=Lax");
   EXPECT_EQ(cookies[1], "b=3; Path=/");
+}
+
+TEST_F(RequestHandlerTest, ReleasedResponseLeavesTheStatusAndTheRequest) {
+  HTTPRequest r;
+  r.headers.add("Cookie", "name=value");
+  r.headers.add("If-None-Match", "*");
+  auto response = fetch("/released", r);
+  EXPECT_EQ(response.code, 202);
+  EXPECT_EQ(response.body, "released");
+  EXPECT_FALSE(response.headers.contains("X-Late"));
+  const AfterRelease& seen = *after_release_;
+  EXPECT_EQ(seen.status, 202);
+  EXPECT_TRUE(seen.finished);
+  EXPECT_FALSE(seen.etag_matches);  // the Etag header went with the response
+  EXPECT_TRUE(seen.write_refused);
+  EXPECT_EQ(seen.cookie, "value");
+  EXPECT_FALSE(seen.xsrf_token.empty());
 }
 
 TEST_F(RequestHandlerTest, CookieAttributeInjectionIsRefused) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,7 +83,14 @@ class HTTPHeaders {
   };
   using iterator = const_iterator;
 
-  HTTPHeaders() = default;
+  HTTPHeaders() noexcept;
+  /// Copies every (name, value) pair, in the same order; the index, if any, is copied too.
+  HTTPHeaders(const HTTPHeaders& other);
+  /// Takes the pairs of `other`, which is left empty.
+  HTTPHeaders(HTTPHeaders&& other) noexcept;
+  HTTPHeaders& operator=(const HTTPHeaders& other);
+  HTTPHeaders& operator=(HTTPHeaders&& other) noexcept;
+  ~HTTPHeaders();
 
   /// Parses a header block: "Name: value" lines, each ended by CRLF or a bare LF (the last one may
   /// lack it); empty lines are skipped, as Tornado does. Throws `HTTPInputError` for any line that
@@ -127,43 +135,103 @@ class HTTPHeaders {
   void clear() noexcept;
 
   const_iterator begin() const { return const_iterator(this, 0); }
-  const_iterator end() const { return const_iterator(this, fields_.size()); }
+  const_iterator end() const { return const_iterator(this, entries_.size()); }
 
  private:
   friend struct detail::HTTPHeadersAccess;  // the HTTP/1.1 codec adds fields it has validated
 
-  struct Field {
-    std::string name;               // Http-Header-Case
-    std::string first;              // the first value
-    std::vector<std::string> more;  // the values after it (most names have one: no allocation)
-    std::size_t count = 0;          // values held; 0 once erased
+  // A growable array of a trivially copyable type, sized in 32 bits (16 bytes where a vector
+  // takes 24), its blocks from the per-thread small-block cache. Throws std::length_error past
+  // 4 GiB.
+  template <class T>
+  class Buffer {
+   public:
+    Buffer() noexcept = default;
+    Buffer(const Buffer& other);
+    Buffer(Buffer&& other) noexcept;
+    Buffer& operator=(Buffer other) noexcept;
+    ~Buffer();
 
-    const std::string& value(std::size_t i) const { return i == 0 ? first : more[i - 1]; }
-    void add(std::string_view v) {
-      if (count == 0) {
-        first.assign(v);
-      } else {
-        more.emplace_back(v);
-      }
-      ++count;
+    T* data() noexcept { return data_; }
+    const T* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return capacity_; }
+    T& operator[](std::size_t i) noexcept { return data_[i]; }
+    const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    // Room for `n` elements in all, exactly.
+    void reserve(std::size_t n);
+    // Room for `n` more elements, growing geometrically.
+    void make_room(std::size_t n);
+    // Adds `n` elements, uninitialized, after make_room(n); returns the first.
+    T* extend(std::size_t n) noexcept {
+      T* first = data_ + size_;
+      size_ += static_cast<std::uint32_t>(n);
+      return first;
     }
+    void clear() noexcept { size_ = 0; }
+
+   private:
+    T* data_ = nullptr;
+    std::uint32_t size_ = 0;
+    std::uint32_t capacity_ = 0;
   };
 
+  // One value of a name. The first value of each name (its head) holds the name's place in the
+  // iteration order; the name's later values hang from it in a chain. Names and values are byte
+  // ranges of `bytes_`, names written once per head in Http-Header-Case (later values repeat the
+  // head's range).
+  struct Entry {
+    std::uint32_t name;  // offset in bytes_
+    std::uint32_t name_size;
+    std::uint32_t value;  // offset in bytes_
+    std::uint32_t value_size;
+    std::uint32_t next;  // the name's next value, or kNone
+    std::uint32_t last;  // head: the name's last value; else kLater or kErased
+
+    bool is_head() const noexcept { return last < kLater; }
+  };
+  static constexpr std::uint32_t kNone = 0xffffffff;
+  static constexpr std::uint32_t kErased = 0xfffffffe;
+  static constexpr std::uint32_t kLater = 0xfffffffd;
+
+  // A hash table of the heads by name, made once there are too many entries to scan.
+  struct Index;
+
   static constexpr std::size_t kNotFound = static_cast<std::size_t>(-1);
-  // Up to this many names, lookups scan; past it, `index_` maps lowercased names to slots.
+  // Up to this many entries, lookups scan; past it, `index_` finds names in O(1) expected time.
   static constexpr std::size_t kLinearLimit = 12;
 
+  std::string_view name_of(const Entry& entry) const noexcept {
+    return {bytes_.data() + entry.name, entry.name_size};
+  }
+  std::string_view value_of(const Entry& entry) const noexcept {
+    return {bytes_.data() + entry.value, entry.value_size};
+  }
+  // The head of `name`, or kNotFound.
   std::size_t find(std::string_view name) const;
-  /// Adds `value` to the field `name` (made if new), unchecked.
+  // Adds `value` to the values of `name` (made if new), unchecked.
   void append_value(std::string_view name, std::string_view value);
-  void index_field(std::size_t slot);
+  // Room for `entries` more entries and the bytes of `a` and `b`, which are moved along if they
+  // point into `bytes_` and it moves. Throws before anything changes.
+  void make_room(std::size_t entries, std::string_view& a, std::string_view& b);
+  // Copies `value` to `bytes_` and adds its entry, with room made already; `last` is kLater for a
+  // later value of a name, kNone for a head. Returns the entry's index.
+  std::uint32_t push_entry(std::uint32_t name, std::uint32_t name_size, std::string_view value,
+                           std::uint32_t last) noexcept;
+  // Marks the later values of the head `head` erased; returns their count.
+  std::size_t erase_later_values(std::size_t head) noexcept;
+  // Copies the live entries and bytes, dropping the erased ones, once those outweigh them.
+  void compact_if_sparse();
   void compact();
+  void build_index();
 
-  // From the per-thread small-block cache: a request's or response's headers come and go fast.
-  std::vector<Field, detail::SmallAllocator<Field>> fields_;
-  std::unordered_map<std::string, std::size_t> index_;  // empty while names are few
-  std::size_t pairs_ = 0;
-  std::size_t erased_ = 0;
+  // About 56 bytes: an idle WebSocket keeps its handshake's headers for its whole life.
+  Buffer<Entry> entries_;
+  Buffer<char> bytes_;
+  std::unique_ptr<Index> index_;  // null while entries are few
+  std::uint32_t pairs_ = 0;
+  std::uint32_t erased_ = 0;      // entries marked kErased
+  std::uint32_t dead_bytes_ = 0;  // bytes of bytes_ that no entry uses
 };
 
 namespace httputil {

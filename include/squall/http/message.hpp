@@ -134,7 +134,8 @@ class HTTPServerRequest {
   std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> finish_time;
 
-  /// The cookies of the Cookie header, parsed once (as `httputil::parse_cookie`).
+  /// The cookies of the Cookie header, parsed once (as `httputil::parse_cookie`); a copy of the
+  /// request copies them.
   const std::map<std::string, std::string>& cookies() const;
   /// Seconds from `start_time` to `finish_time`, or to now if the request is not finished.
   double request_time() const;
@@ -146,7 +147,27 @@ class HTTPServerRequest {
   void parse_body(BodyLimits limits = {});
 
  private:
-  mutable std::optional<std::map<std::string, std::string>> cookies_;
+  using CookieMap = std::map<std::string, std::string>;
+
+  // The parsed cookies behind a pointer, made on first use: a request kept as long as its
+  // WebSocket should stay small. Copies as the map would.
+  class CookieCache {
+   public:
+    CookieCache() = default;
+    CookieCache(const CookieCache& other)
+        : map_(other.map_ ? std::make_unique<CookieMap>(*other.map_) : nullptr) {}
+    CookieCache(CookieCache&&) noexcept = default;
+    CookieCache& operator=(const CookieCache& other) {
+      if (this != &other) map_ = other.map_ ? std::make_unique<CookieMap>(*other.map_) : nullptr;
+      return *this;
+    }
+    CookieCache& operator=(CookieCache&&) noexcept = default;
+    ~CookieCache() = default;
+
+    std::unique_ptr<CookieMap> map_;
+  };
+
+  mutable CookieCache cookies_;
 };
 
 /// Receives one HTTP message as it arrives (Tornado's `HTTPMessageDelegate`). A method may return

@@ -101,11 +101,9 @@ class RequestHandler {
   const Settings& settings() const noexcept;
 
   /// The route's positional groups, percent-decoded (when its pattern names no group).
-  const std::vector<std::string>& path_args() const noexcept { return path_.args; }
+  const std::vector<std::string>& path_args() const noexcept;
   /// The route's named groups, percent-decoded.
-  const std::map<std::string, std::string, std::less<>>& path_kwargs() const noexcept {
-    return path_.kwargs;
-  }
+  const std::map<std::string, std::string, std::less<>>& path_kwargs() const noexcept;
 
   /// The last value of argument `name` from the query and the body, with control characters
   /// other than white space replaced by spaces and, if `strip`, surrounding white space removed
@@ -284,6 +282,7 @@ class RequestHandler {
 
  private:
   friend struct detail::HandlerAccess;
+  struct ResponseState;  // src/web/response_state.hpp
 
   // Called once the method's Future completed: a handler that lives on (a WebSocket's, for its
   // connection) takes `owned`; by default the handler is destroyed.
@@ -301,31 +300,25 @@ class RequestHandler {
   std::string one_argument(const Arguments& arguments, std::string_view name,
                            std::optional<std::string_view> default_value, bool strip) const;
   nlohmann::json template_namespace();
+  // The response's state, made again (empty) if it was released.
+  ResponseState& response();
+  void renew_response();
 
   Application* application_ = nullptr;
   std::shared_ptr<HTTPServerRequest> request_;
-  PathArguments path_;
+  std::unique_ptr<PathArguments> path_;       // null when the route has no groups (most have none)
   detail::Dispatcher* dispatcher_ = nullptr;  // the request's delegate, while both live
+  // What only the response in progress needs (headers, buffers, cookies to set, the streaming
+  // body's Futures), apart so that a handler that lives on after its response (a WebSocket's)
+  // frees it: see HandlerAccess::release_response.
+  std::unique_ptr<ResponseState> response_;
+  std::unique_ptr<nlohmann::json> current_user_;  // computed once
+  std::uint16_t allowed_methods_ = 0;  // the route's HandlerFactory::methods, for Allow on a 405
+  std::uint16_t status_code_ = 200;    // here, not in response_: get_status() outlives it
   bool stream_request_body_ = false;
-  unsigned allowed_methods_ = 0;  // the route's HandlerFactory::methods, for Allow on a 405
-  // A streaming body: `prepared_` completes after prepare() (the body is read from then on),
-  // `body_done_` once the whole body has arrived.
-  std::optional<Future<void>> prepared_;
-  std::optional<Future<void>> body_done_;
-
-  int status_code_ = 200;
-  std::string reason_;
-  HTTPHeaders headers_;
-  std::string write_buffer_;
-  // Set-Cookie values by cookie name (a later one replaces an earlier one); kept by clear().
-  std::vector<std::pair<std::string, std::string>> new_cookies_;
-  std::unique_ptr<detail::GzipTransform> gzip_;
   bool headers_written_ = false;
   bool finished_ = false;
   bool connection_closed_ = false;
-
-  std::unique_ptr<nlohmann::json> current_user_;  // computed once
-  std::optional<std::string> xsrf_token_;         // the masked token, once made
 };
 
 }  // namespace squall::web
