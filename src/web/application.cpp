@@ -177,7 +177,7 @@ Application::Application(std::vector<URLSpec> rules) : Application(std::move(rul
 
 Application::~Application() {
   // WebSockets may outlive the application: they must not unregister from it then.
-  for (WebSocketHandler* socket : websockets_) detail::forget_application(*socket);
+  while (websockets_ != nullptr) detail::forget_application(*websockets_);
 }
 
 void Application::add_handlers(std::string host_pattern, std::vector<URLSpec> rules) {

@@ -37,6 +37,20 @@ class HandlerEvents final : public WebSocketEvents {
   WebSocketHandler& handler_;
 };
 
+// A server-side connection with its events' forwarder: one allocation for both. (A member, not
+// a base: WebSocketEvents' on_ping/on_pong would override the parser delegate's.)
+class HandlerConnection final : public WebSocketConnection {
+ public:
+  HandlerConnection(WebSocketHandler& handler, std::unique_ptr<IOStream> stream,
+                    WebSocketParams params)
+      : WebSocketConnection(std::move(stream), std::move(params)), events_(handler) {
+    set_events(&events_);
+  }
+
+ private:
+  HandlerEvents events_;
+};
+
 }  // namespace detail
 
 namespace {
@@ -65,11 +79,20 @@ WebSocketHandler::WebSocketHandler() = default;
 
 WebSocketHandler::~WebSocketHandler() {
   if (connection_) connection_->set_events(nullptr);
-  if (registry_ != nullptr) registry_->websockets_.erase(this);
+  detail::forget_application(*this);
 }
 
 void detail::forget_application(WebSocketHandler& socket) noexcept {
-  socket.registry_ = nullptr;
+  socket.unregister();
+}
+
+void WebSocketHandler::unregister() noexcept {
+  Application* app = std::exchange(registry_, nullptr);
+  if (app == nullptr) return;
+  (prev_socket_ != nullptr ? prev_socket_->next_socket_ : app->websockets_) = next_socket_;
+  if (next_socket_ != nullptr) next_socket_->prev_socket_ = prev_socket_;
+  prev_socket_ = next_socket_ = nullptr;
+  --app->websocket_count_;
 }
 
 Future<void> Application::close_websockets(int code, std::string_view reason) {
@@ -78,9 +101,11 @@ Future<void> Application::close_websockets(int code, std::string_view reason) {
                      " is not a close code that may be sent");
   }
   std::vector<Future<void>> closed;
-  closed.reserve(websockets_.size());
+  closed.reserve(websocket_count_);
   // Copied: a socket may go away while the others are closed.
-  const std::vector<WebSocketHandler*> sockets(websockets_.begin(), websockets_.end());
+  std::vector<WebSocketHandler*> sockets;
+  sockets.reserve(websocket_count_);
+  for (WebSocketHandler* s = websockets_; s != nullptr; s = s->next_socket_) sockets.push_back(s);
   for (WebSocketHandler* socket : sockets) {
     if (!socket->connection_) continue;
     closed.push_back(socket->connection_->closed());
@@ -214,11 +239,13 @@ Future<void> WebSocketHandler::accept() {
   // WebSocket should cost little.
   request().connection.reset();
   detail::HandlerAccess::release_response(*this);
-  connection_ = std::make_shared<detail::WebSocketConnection>(std::move(stream), std::move(params));
-  events_ = std::make_unique<detail::HandlerEvents>(*this);
-  connection_->set_events(events_.get());
+  connection_ =
+      std::make_shared<detail::HandlerConnection>(*this, std::move(stream), std::move(params));
   registry_ = &application();
-  registry_->websockets_.insert(this);
+  next_socket_ = registry_->websockets_;
+  if (next_socket_ != nullptr) next_socket_->prev_socket_ = this;
+  registry_->websockets_ = this;
+  ++registry_->websocket_count_;
 
   std::optional<Future<void>> opened;
   try {

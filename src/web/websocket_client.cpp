@@ -78,7 +78,6 @@ struct WebSocketClientConnection::State final
   std::optional<Future<std::optional<WebSocketMessage>>> reader;  // a read_message waiting
   std::optional<Future<void>> drained;  // the read loop waits for the queue to be read
   bool closed = false;
-  Future<void> run_done;
 };
 
 namespace {
@@ -291,7 +290,7 @@ Future<WebSocketClientConnection> websocket_connect(HTTPRequest request,
   state->connection =
       std::make_shared<detail::WebSocketConnection>(std::move(stream), std::move(params));
   state->connection->set_events(state.get());
-  state->run_done = state->connection->run();
+  state->connection->run();
   co_return WebSocketClientConnection(std::move(state));
 }
 

@@ -118,10 +118,9 @@ WebSocketConnection::~WebSocketConnection() {
   stream_->close();
 }
 
-Future<void> WebSocketConnection::run(std::optional<Future<void>> opened) {
-  // The loop's state lives in members, and step() does the work: an idle connection's frame
-  // holds little more than what it awaits.
-  auto self = shared_from_this();
+void WebSocketConnection::run(std::optional<Future<void>> opened) {
+  // No coroutine: the loop's state lives in members, step() does the work, and a pending read
+  // holds the connection through its callback. An idle connection keeps no frame.
   stream_->set_close_callback([weak = weak_from_this()] {
     if (auto conn = weak.lock()) conn->on_stream_close();
   });
@@ -130,35 +129,68 @@ Future<void> WebSocketConnection::run(std::optional<Future<void>> opened) {
     schedule_ping();
   }
   if (opened) {
-    try {
-      co_await *opened;
-    } catch (...) {
-      handler_failed(std::current_exception());
-    }
-    opened.reset();
+    resume_after(*opened);
+    return;
   }
+  pump();
+}
+
+template <class T>
+void WebSocketConnection::resume_after(const Future<T>& awaited) {
+  awaited.add_done_callback([self = shared_from_this()](const Future<T>& done) {
+    std::exception_ptr error;
+    try {
+      error = done.exception();
+    } catch (...) {  // cancelled
+      error = std::current_exception();
+    }
+    if (error && !self->loop_failed(std::move(error))) return;
+    self->pump();
+  });
+}
+
+bool WebSocketConnection::loop_failed(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const StreamClosedError&) {
+    if (stream_->closed()) {
+      end_loop();
+      return false;
+    }
+  } catch (...) {
+  }
+  handler_failed(std::move(error));  // a handler's own failure, or its own stream error
+  return true;
+}
+
+void WebSocketConnection::pump() {
   for (;;) {
     try {
       const Next next = step();
       if (next == Next::done) break;
       if (next == Next::read) {
-        co_await stream_->fill_buffer(stream_->read_buffer_size() + 1);
+        resume_after(stream_->fill_buffer(stream_->read_buffer_size() + 1));
       } else {
         Future<void> handled = std::move(*handler_wait_);
         handler_wait_.reset();
-        co_await handled;
+        resume_after(handled);
       }
-    } catch (const StreamClosedError&) {
-      if (stream_->closed()) break;
-      handler_failed(std::current_exception());  // a handler's own stream error
+      return;
     } catch (...) {
-      handler_failed(std::current_exception());
+      if (!loop_failed(std::current_exception())) return;
     }
   }
+  end_loop();
+}
+
+void WebSocketConnection::end_loop() {
   dispatching_ = false;
   static_cast<void>(flush_out());
-  if (!close_notified_) co_await closed();
-  owner_.reset();  // the handler that lived as long as the connection
+  if (close_notified_) {
+    owner_.reset();  // the handler that lived as long as the connection
+    return;
+  }
+  closed().add_done_callback([self = shared_from_this()] { self->owner_.reset(); });
 }
 
 WebSocketConnection::Next WebSocketConnection::step() {
@@ -193,7 +225,7 @@ WebSocketConnection::Next WebSocketConnection::step() {
     dispatching_ = true;
     FeedResult fed = parser_.feed(data, *this);
     stream_->consume(fed.consumed);
-    feed_error_ = std::move(fed.error);
+    if (fed.error) feed_error_ = std::make_unique<ProtocolError>(std::move(*fed.error));
     batch_open_ = true;
     next_pending_ = 0;
   }

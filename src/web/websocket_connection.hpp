@@ -56,9 +56,10 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   /// Where events go (null: nowhere). The owner clears it before it is destroyed.
   void set_events(WebSocketEvents* events) noexcept { events_ = events; }
 
-  /// Reads and delivers messages until the stream closes; completes after `on_close` ran and no
-  /// message is being handled. Call once. `opened` (if given) holds messages back until done.
-  Future<void> run(std::optional<Future<void>> opened = std::nullopt);
+  /// Starts reading and delivering messages until the stream closes; the adopted handler is let
+  /// go once `on_close` ran and no message is being handled. Call once. `opened` (if given)
+  /// holds messages back until done.
+  void run(std::optional<Future<void>> opened = std::nullopt);
 
   /// Sends a message (see WebSocketHandler::write_message).
   Future<void> write_message(std::string_view message, bool binary);
@@ -110,6 +111,15 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   // Handles what is buffered; says what the read loop awaits next (more input, or the Future of
   // a message handler left in handler_wait_), or that the stream is closed.
   Next step();
+  // The read loop: steps until it must wait, then waits with a callback (resume_after).
+  void pump();
+  // Pumps again once `awaited` is done; a failure goes through loop_failed first.
+  template <class T>
+  void resume_after(const Future<T>& awaited);
+  // Handles a failure the loop met; false if the loop is over (the stream closed).
+  bool loop_failed(std::exception_ptr error);
+  // The stream closed: sends what is left and lets the handler go once on_close ran.
+  void end_loop();
   // After the messages of one read: answers a close frame, sends what they wrote, reports a
   // protocol error.
   void end_batch();
@@ -133,28 +143,27 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   // Parsed from one read, not yet delivered (a vector: an empty deque would still allocate).
   std::vector<WebSocketMessage> pending_;
   std::size_t next_pending_ = 0;
-  bool batch_open_ = false;  // messages of the last read are being delivered
-  std::optional<ProtocolError> feed_error_;
+  std::unique_ptr<ProtocolError> feed_error_;  // rare: kept off the idle footprint
   std::optional<Future<void>> handler_wait_;
   std::unique_ptr<RequestHandler> owner_;
   std::string out_;
-  std::optional<Future<void>> batch_;  // the Future of frames held for the end of a batch
-  bool dispatching_ = false;
-
-  bool close_sent_ = false;
+  std::optional<Future<void>> batch_;          // the Future of frames held for the end of a batch
   std::optional<Future<void>> close_written_;  // our close frame's write
-  bool close_received_ = false;
   std::optional<int> close_code_;
   std::string close_reason_;
   TimeoutHandle close_timer_;
-  bool close_timer_armed_ = false;
-
   TimeoutHandle ping_timer_;
-  bool ping_timer_armed_ = false;
   IOLoop::time_point last_ping_{};
   IOLoop::time_point last_pong_{};
-
   std::optional<Future<void>> closed_;  // made when someone waits
+
+  // The flags together (an idle connection's size matters: thousands are open at once).
+  bool batch_open_ = false;  // messages of the last read are being delivered
+  bool dispatching_ = false;
+  bool close_sent_ = false;
+  bool close_received_ = false;
+  bool close_timer_armed_ = false;
+  bool ping_timer_armed_ = false;
   bool close_notified_ = false;
 };
 

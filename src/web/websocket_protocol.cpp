@@ -119,7 +119,7 @@ std::string make_close_payload(std::uint16_t code, std::string_view reason) {
 
 WebSocketParser::WebSocketParser(Role role, std::size_t max_message_size,
                                  Decompressor* decompressor)
-    : role_(role), max_message_size_(max_message_size), decompressor_(decompressor) {}
+    : max_message_size_(max_message_size), decompressor_(decompressor), role_(role) {}
 
 std::optional<ProtocolError> WebSocketParser::fail(std::uint16_t code, std::string message) {
   failed_ = true;
@@ -135,7 +135,7 @@ FeedResult WebSocketParser::feed(std::string_view data, WebSocketParserDelegate&
       const std::size_t wanted = header_size_ < 2 ? 2 : header_size_for(header_);
       const std::size_t take = std::min(wanted - header_size_, data.size() - pos);
       std::memcpy(header_.data() + header_size_, data.data() + pos, take);
-      header_size_ += take;
+      header_size_ = static_cast<std::uint8_t>(header_size_ + take);
       pos += take;
       if (header_size_ < 2 || header_size_ < header_size_for(header_)) continue;
       if (auto error = start_frame()) {

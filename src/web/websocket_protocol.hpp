@@ -29,7 +29,7 @@ enum class Opcode : std::uint8_t {
 
 /// Which side of the connection a parser or writer serves: servers receive masked frames,
 /// clients receive unmasked ones.
-enum class Role { server, client };
+enum class Role : std::uint8_t { server, client };
 
 /// Close codes this layer sends itself (RFC 6455 §7.4.1).
 inline constexpr std::uint16_t kCloseNormal = 1000;
@@ -122,7 +122,7 @@ class WebSocketParser {
   bool failed() const noexcept { return failed_; }
 
  private:
-  enum class State { header, payload };
+  enum class State : std::uint8_t { header, payload };
 
   std::optional<ProtocolError> start_frame();
   std::optional<ProtocolError> take_payload(std::string_view piece);
@@ -131,32 +131,30 @@ class WebSocketParser {
   std::optional<ProtocolError> append_message(std::string_view data);
   std::optional<ProtocolError> fail(std::uint16_t code, std::string message);
 
-  Role role_;
   std::size_t max_message_size_;
   Decompressor* decompressor_;
+  std::uint64_t payload_length_ = 0;  // of the frame being read
+  std::uint64_t payload_read_ = 0;
+  std::uint64_t message_wire_size_ = 0;  // of the message being assembled
+  std::string control_;                  // a control frame's payload (<= 125 bytes)
+  std::string message_;
+  squall::detail::Utf8Validator utf8_;
+
+  // The small fields together: thousands of idle connections each hold a parser.
+  std::array<char, kMaxFrameHeaderSize> header_{};  // the frame being read
+  std::uint8_t header_size_ = 0;
+  MaskKey mask_{};
+  Role role_;
   State state_ = State::header;
   bool closed_ = false;
   bool failed_ = false;
-
-  // The frame being read.
-  std::array<char, kMaxFrameHeaderSize> header_{};
-  std::size_t header_size_ = 0;
   bool fin_ = false;
   bool rsv1_ = false;
   Opcode opcode_ = Opcode::continuation;
   bool masked_ = false;
-  MaskKey mask_{};
-  std::uint64_t payload_length_ = 0;
-  std::uint64_t payload_read_ = 0;
-  std::string control_;  // a control frame's payload (<= 125 bytes)
-
-  // The message being assembled.
-  bool in_message_ = false;
+  bool in_message_ = false;  // the message being assembled
   Opcode message_opcode_ = Opcode::text;
   bool message_compressed_ = false;
-  std::uint64_t message_wire_size_ = 0;
-  std::string message_;
-  squall::detail::Utf8Validator utf8_;
   std::string scratch_;  // a masked piece of compressed payload, unmasked before inflation
 };
 

@@ -7,7 +7,8 @@ class WebSocketHandler;
 
 namespace squall::web::detail {
 
-/// The application is being destroyed: `socket` must not unregister from it.
+/// Takes `socket` off its application's list of open WebSockets (when it goes, or when the
+/// application is destroyed first); nothing if it is on none.
 void forget_application(WebSocketHandler& socket) noexcept;
 
 }  // namespace squall::web::detail

@@ -18,7 +18,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -147,7 +146,7 @@ class Application : public HTTPServerConnectionDelegate {
   /// HTTP connection, so HTTPServer's `shutdown` and `close_all_connections` leave it alone.
   Future<void> close_websockets(int code = 1001, std::string_view reason = {});
   /// The number of open WebSockets of this application's handlers.
-  std::size_t websocket_count() const noexcept { return websockets_.size(); }
+  std::size_t websocket_count() const noexcept { return websocket_count_; }
 
  private:
   struct Host;
@@ -159,7 +158,8 @@ class Application : public HTTPServerConnectionDelegate {
   std::map<std::string, std::string, std::less<>> static_versions_;
   // The open WebSockets (their handlers register and unregister themselves).
   friend class WebSocketHandler;
-  std::unordered_set<WebSocketHandler*> websockets_;
+  WebSocketHandler* websockets_ = nullptr;  // the first of a list linked through the handlers
+  std::size_t websocket_count_ = 0;
 };
 
 }  // namespace squall::web

@@ -45,7 +45,7 @@ class WebSocketHandler;
 
 namespace detail {
 class WebSocketConnection;
-class WebSocketEvents;
+class HandlerEvents;
 void forget_application(WebSocketHandler& socket) noexcept;
 }  // namespace detail
 
@@ -173,18 +173,23 @@ class WebSocketHandler : public RequestHandler {
   void set_nodelay(bool value);
 
  private:
-  friend class detail::WebSocketEvents;
+  friend class detail::HandlerEvents;
   friend class Application;
   friend void detail::forget_application(WebSocketHandler& socket) noexcept;
   void retain(std::unique_ptr<RequestHandler>& owned) override;
   Future<void> accept();
   // Refuses the handshake with `status` and `message`.
   void refuse(int status, std::string_view message);
+  // Takes this socket off its application's list, if it is on one.
+  void unregister() noexcept;
 
   std::shared_ptr<detail::WebSocketConnection> connection_;
-  std::unique_ptr<detail::WebSocketEvents> events_;
   std::optional<std::string> selected_subprotocol_;
-  Application* registry_ = nullptr;  // the application listing this open WebSocket
+  // The application listing this open WebSocket, and the neighbours in its list (intrusive: a
+  // registered socket costs no allocation).
+  Application* registry_ = nullptr;
+  WebSocketHandler* prev_socket_ = nullptr;
+  WebSocketHandler* next_socket_ = nullptr;
 };
 
 /// How `websocket_connect` connects.
