@@ -47,6 +47,9 @@ void FutureStateBase::check_pending(const char* operation) const {
 void FutureStateBase::finish(Status status) noexcept {
   status_ = status;
   if (first_waiter_) {
+    // Held across the loop: a closing loop drops a waiter at once, and the waiter may hold
+    // the last other reference to this state.
+    add_ref();
     add_ref();
     schedule_waiter(std::move(first_waiter_), this);
     if (more_waiters_) {
@@ -56,6 +59,7 @@ void FutureStateBase::finish(Status status) noexcept {
       }
       delete std::exchange(more_waiters_, nullptr);
     }
+    release();
   }
 }
 

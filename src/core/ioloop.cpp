@@ -444,6 +444,9 @@ void LoopImpl::close(bool all_fds) {
   default_executor_.reset();
   IOLoop* previous = std::exchange(tls_current, &owner_);  // teardown schedules onto this loop
   closing_ = true;
+  // Callback-driven loops let go of themselves first, as suspended coroutines are destroyed
+  // below; what they schedule while doing so is dropped with the rest.
+  close_hooks_.run_all();
   // Callbacks still posted from other threads are destroyed here, outside the queue's mutex
   // (their destructors may post again, which the closed queue refuses).
   static_cast<void>(remote_->close());
@@ -472,6 +475,10 @@ void LoopImpl::close(bool all_fds) {
 }
 
 }  // namespace detail
+
+void detail::LoopCloseHook::link_to(IOLoop& loop) noexcept {
+  loop.impl().close_hooks().link(*this);
+}
 
 // ---- IOLoop --------------------------------------------------------------------------------
 

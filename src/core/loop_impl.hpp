@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/loop_close_hook.hpp"
 #include "core/ready_queue.hpp"
 #include "core/timer_queue.hpp"
 #include "squall/core/concurrent.hpp"
@@ -72,6 +73,7 @@ class LoopImpl {
 
   IOLoop& owner() noexcept { return owner_; }
   LiveCoroutines& coroutines() noexcept { return coroutines_; }
+  LoopCloseHooks& close_hooks() noexcept { return close_hooks_; }
   const std::shared_ptr<RemoteQueue>& remote() noexcept { return remote_; }
 
   /// Queues a callback to run in this or the next iteration (loop thread only).
@@ -145,6 +147,7 @@ class LoopImpl {
   std::map<int, IOLoop::SignalHandler> signal_handlers_;
   sigset_t signal_mask_;
   LiveCoroutines coroutines_;
+  LoopCloseHooks close_hooks_;
   IOLoop::duration blocking_threshold_{0};
   std::unique_ptr<ThreadPoolExecutor> default_executor_;
   std::size_t callbacks_since_poll_ = 0;

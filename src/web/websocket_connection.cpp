@@ -103,13 +103,15 @@ Future<void> quiet(Future<void> future) {
 
 WebSocketConnection::WebSocketConnection(std::unique_ptr<IOStream> stream, WebSocketParams params)
     : stream_(std::move(stream)),
-      params_(std::move(params)),
+      ping_interval_(params.ping_interval),
+      ping_timeout_(effective_ping_timeout(params)),
       loop_(IOLoop::current()),
-      compressor_(make_compressor(params_)),
-      decompressor_(make_decompressor(params_)),
-      parser_(params_.role,
-              static_cast<std::size_t>(std::min<std::uint64_t>(params_.max_message_size, SIZE_MAX)),
-              decompressor_.get()) {}
+      compressor_(make_compressor(params)),
+      decompressor_(make_decompressor(params)),
+      parser_(params.role,
+              static_cast<std::size_t>(std::min<std::uint64_t>(params.max_message_size, SIZE_MAX)),
+              decompressor_.get()),
+      client_(params.role == Role::client) {}
 
 WebSocketConnection::~WebSocketConnection() {
   if (close_timer_armed_) loop_.remove_timeout(close_timer_);
@@ -124,7 +126,8 @@ void WebSocketConnection::run(std::optional<Future<void>> opened) {
   stream_->set_close_callback([weak = weak_from_this()] {
     if (auto conn = weak.lock()) conn->on_stream_close();
   });
-  if (params_.ping_interval.count() > 0) {
+  link_to(loop_);
+  if (ping_interval_.count() > 0) {
     last_ping_ = last_pong_ = loop_.time();
     schedule_ping();
   }
@@ -332,7 +335,7 @@ void WebSocketConnection::fill_mask(MaskKey& key) {
 }
 
 Future<void> WebSocketConnection::send_frame(Opcode opcode, std::string_view payload, bool rsv1) {
-  const bool mask = params_.role == Role::client;
+  const bool mask = client_;
   MaskKey key{};
   if (mask) fill_mask(key);
   std::array<char, kMaxFrameHeaderSize> header{};
@@ -446,6 +449,14 @@ void WebSocketConnection::abort() noexcept {
   if (!stream_->closed()) stream_->close();
 }
 
+void WebSocketConnection::on_loop_close() noexcept {
+  auto self = weak_from_this().lock();
+  if (!self) return;
+  std::unique_ptr<RequestHandler> owner = std::move(owner_);
+  stream_->set_close_callback({});
+  stream_->close();  // the pending read fails: its callback, queued, is dropped with the loop
+}
+
 void WebSocketConnection::on_stream_close() {
   if (close_notified_) return;
   close_notified_ = true;
@@ -483,7 +494,7 @@ void WebSocketConnection::on_stream_close() {
 
 void WebSocketConnection::schedule_ping() {
   ping_timer_armed_ = true;
-  ping_timer_ = loop_.call_later(params_.ping_interval, [weak = weak_from_this()] {
+  ping_timer_ = loop_.call_later(ping_interval_, [weak = weak_from_this()] {
     if (auto conn = weak.lock()) {
       conn->ping_timer_armed_ = false;
       conn->on_ping_timer();
@@ -495,8 +506,7 @@ void WebSocketConnection::on_ping_timer() {
   if (is_closing()) return;
   const IOLoop::time_point now = loop_.time();
   // A ping went out recently and no pong came back within the timeout: the peer is gone.
-  if (now - last_ping_ < 2 * params_.ping_interval &&
-      now - last_pong_ > effective_ping_timeout(params_)) {
+  if (now - last_ping_ < 2 * ping_interval_ && now - last_pong_ > ping_timeout_) {
     log::gen_log().info("WebSocket ping timeout: closing the connection");
     fail(kCloseGoingAway, "ping timeout");
     return;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/loop_close_hook.hpp"
 #include "squall/core/concurrent.hpp"
 #include "squall/core/ioloop.hpp"
 #include "squall/net/iostream.hpp"
@@ -43,7 +44,8 @@ struct WebSocketParams {
 };
 
 class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnection>,
-                            private WebSocketParserDelegate {
+                            private WebSocketParserDelegate,
+                            private squall::detail::LoopCloseHook {
  public:
   /// How long the close handshake may take before the stream is closed anyway.
   static constexpr std::chrono::seconds kCloseTimeout{5};
@@ -126,6 +128,9 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   // A handler threw: logged, and the connection is closed with 1011.
   void handler_failed(std::exception_ptr error);
   void on_stream_close();
+  // The loop closes with the connection open: the pending read's callback and the adopted
+  // handler, which keep this connection alive, let go (a coroutine's frame would be destroyed).
+  void on_loop_close() noexcept override;
   // Answers the peer's close frame: with ours if we sent none, then closes the stream.
   void answer_close();
   void schedule_ping();
@@ -133,7 +138,9 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   void fill_mask(MaskKey& key);
 
   std::unique_ptr<IOStream> stream_;
-  WebSocketParams params_;
+  // What the connection keeps of its WebSocketParams (the parser has the rest).
+  std::chrono::milliseconds ping_interval_;
+  std::chrono::milliseconds ping_timeout_;  // effective: never zero
   WebSocketEvents* events_ = nullptr;
   IOLoop& loop_;
   std::unique_ptr<Compressor> compressor_;
@@ -158,6 +165,7 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   std::optional<Future<void>> closed_;  // made when someone waits
 
   // The flags together (an idle connection's size matters: thousands are open at once).
+  bool client_;              // this side masks its frames
   bool batch_open_ = false;  // messages of the last read are being delivered
   bool dispatching_ = false;
   bool close_sent_ = false;

@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/loop_close_hook.hpp"
 #include "squall/core/concurrent.hpp"
 #include "squall/testing/testing.hpp"
 #include "squall/util/log.hpp"
@@ -786,3 +787,58 @@ TEST_F(IOLoopTest, SpawnCallbackKeepsACoroutineLambdasCapturesAlive) {
 
 }  // namespace
 }  // namespace squall
+
+// ---- close hooks ---------------------------------------------------------------------------
+
+namespace {
+
+// A callback-driven loop that keeps itself alive through a pending Future's callback, as a
+// WebSocket's read loop does: only the loop's close hook can free it.
+class SelfHeld final : public std::enable_shared_from_this<SelfHeld>,
+                       private squall::detail::LoopCloseHook {
+ public:
+  explicit SelfHeld(std::vector<std::string>& journal, std::string name)
+      : journal_(journal), name_(std::move(name)) {}
+  ~SelfHeld() { journal_.push_back(name_ + " freed"); }
+  void watch(squall::IOLoop& loop) { link_to(loop); }
+  void start(squall::IOLoop& loop) {
+    link_to(loop);
+    pending_.add_done_callback([self = shared_from_this()] { self->journal_.push_back("ran"); });
+  }
+  void stop_watching() { unlink(); }
+  void on_loop_close() noexcept override {
+    journal_.push_back(name_ + " told");
+    pending_.cancel();  // its callback is queued, then dropped with the loop's queue
+  }
+
+ private:
+  std::vector<std::string>& journal_;
+  std::string name_;
+  squall::Future<void> pending_;
+};
+
+}  // namespace
+
+TEST(IOLoopCloseHookTest, ClosingTheLoopTellsEachHookInOrderAndFreesWhatItHeld) {
+  std::vector<std::string> journal;
+  std::shared_ptr<SelfHeld> unlinked;
+  {
+    squall::IOLoop loop;
+    auto a = std::make_shared<SelfHeld>(journal, "a");
+    auto b = std::make_shared<SelfHeld>(journal, "b");
+    a->start(loop);
+    b->start(loop);
+    unlinked = std::make_shared<SelfHeld>(journal, "c");
+    unlinked->watch(loop);
+    unlinked->stop_watching();
+    a.reset();
+    b.reset();
+    EXPECT_TRUE(journal.empty());  // each holds itself
+    loop.close();
+    // A closing loop drops a waiter at once: each is freed as soon as it let go.
+    EXPECT_EQ(journal, (std::vector<std::string>{"a told", "a freed", "b told", "b freed"}));
+  }
+  // The unregistered one was not told; it is freed when its last owner goes.
+  unlinked.reset();
+  EXPECT_EQ(journal.back(), "c freed");
+}
