@@ -86,6 +86,11 @@ void detail::forget_application(WebSocketHandler& socket) noexcept {
   socket.unregister();
 }
 
+const std::optional<std::string>& WebSocketHandler::selected_subprotocol() const noexcept {
+  static const std::optional<std::string> kNone;
+  return selected_subprotocol_ ? *selected_subprotocol_ : kNone;
+}
+
 void WebSocketHandler::unregister() noexcept {
   Application* app = std::exchange(registry_, nullptr);
   if (app == nullptr) return;
@@ -196,11 +201,12 @@ Future<void> WebSocketHandler::accept() {
       offered.push_back(std::move(protocol));
     }
   }
-  selected_subprotocol_ = select_subprotocol(offered);
-  if (selected_subprotocol_ &&
-      std::find(offered.begin(), offered.end(), *selected_subprotocol_) == offered.end()) {
-    throw ValueError("select_subprotocol chose \"" + *selected_subprotocol_ +
-                     "\", which the client did not offer");
+  if (std::optional<std::string> chosen = select_subprotocol(offered)) {
+    if (std::find(offered.begin(), offered.end(), *chosen) == offered.end()) {
+      throw ValueError("select_subprotocol chose \"" + *chosen +
+                       "\", which the client did not offer");
+    }
+    selected_subprotocol_ = std::make_unique<const std::optional<std::string>>(std::move(chosen));
   }
 
   detail::WebSocketParams params;
@@ -230,7 +236,7 @@ Future<void> WebSocketHandler::accept() {
   set_header("Connection", "Upgrade");
   set_header("Sec-WebSocket-Accept",
              detail::websocket_accept_key(*headers.get("Sec-WebSocket-Key")));
-  if (selected_subprotocol_) set_header("Sec-WebSocket-Protocol", *selected_subprotocol_);
+  if (selected_subprotocol_) set_header("Sec-WebSocket-Protocol", **selected_subprotocol_);
   if (!extension_response.empty()) set_header("Sec-WebSocket-Extensions", extension_response);
   static_cast<void>(finish());
   if (!request().connection || request().connection->closed()) return make_ready_future();

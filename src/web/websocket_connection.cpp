@@ -289,8 +289,9 @@ void WebSocketConnection::notify(const char* what, void (WebSocketEvents::*event
 
 void WebSocketConnection::on_close(std::optional<std::uint16_t> code, std::string_view reason) {
   close_received_ = true;
-  if (code) close_code_ = *code;
-  close_reason_.assign(reason);
+  Closing& c = closing();
+  if (code) c.code = *code;
+  c.reason.assign(reason);
   // Answered once the messages before it are handled (their handlers may still write).
 }
 
@@ -298,11 +299,11 @@ void WebSocketConnection::answer_close() {
   if (!close_sent_) {
     // Echo the peer's code (RFC 6455 §5.5.1), then close: the handshake is complete.
     close_sent_ = true;
-    std::string payload = close_code_
-                              ? make_close_payload(static_cast<std::uint16_t>(*close_code_), {})
-                              : std::string();
-    close_written_ = quiet(send_frame(Opcode::close, payload, false));
-    close_after_write(*close_written_);
+    Closing& c = closing();
+    std::string payload =
+        c.code ? make_close_payload(static_cast<std::uint16_t>(*c.code), {}) : std::string();
+    c.written = quiet(send_frame(Opcode::close, payload, false));
+    close_after_write(*c.written);
     return;
   }
   // We started the handshake and the peer answered: close once our frame is out.
@@ -311,8 +312,8 @@ void WebSocketConnection::answer_close() {
 
 void WebSocketConnection::close_after_sent() {
   static_cast<void>(flush_out());
-  if (close_written_) {
-    close_after_write(*close_written_);
+  if (closing_ && closing_->written) {
+    close_after_write(*closing_->written);
   } else {
     abort();
   }
@@ -408,9 +409,9 @@ void WebSocketConnection::close(std::optional<int> code, std::string_view reason
     payload = make_close_payload(static_cast<std::uint16_t>(*code), reason);
   }
   close_sent_ = true;
-  close_written_ = quiet(send_frame(Opcode::close, payload, false));
+  closing().written = quiet(send_frame(Opcode::close, payload, false));
   if (close_received_) {
-    close_after_write(*close_written_);
+    close_after_write(*closing_->written);
     return;
   }
   // Wait for the peer's close frame, but not forever.
@@ -431,8 +432,8 @@ void WebSocketConnection::fail(std::uint16_t code, std::string_view reason) {
   }
   close_sent_ = true;
   std::string payload = make_close_payload(code, reason);
-  close_written_ = quiet(send_frame(Opcode::close, payload, false));
-  close_after_write(*close_written_);
+  closing().written = quiet(send_frame(Opcode::close, payload, false));
+  close_after_write(*closing_->written);
 }
 
 void WebSocketConnection::close_after_write(Future<void> written) {
@@ -447,6 +448,11 @@ void WebSocketConnection::close_after_write(Future<void> written) {
 
 void WebSocketConnection::abort() noexcept {
   if (!stream_->closed()) stream_->close();
+}
+
+const std::string& WebSocketConnection::close_reason() const noexcept {
+  static const std::string kNone;
+  return closing_ ? closing_->reason : kNone;
 }
 
 void WebSocketConnection::on_loop_close() noexcept {
@@ -487,7 +493,7 @@ void WebSocketConnection::on_stream_close() {
                            log::describe(std::current_exception()));
     }
   }
-  if (closed_) closed_->set_result();
+  if (closing_ && closing_->closed) closing_->closed->set_result();
 }
 
 // ---- pings -------------------------------------------------------------------------------------

@@ -71,16 +71,19 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   /// Closes the stream now.
   void abort() noexcept;
 
-  std::optional<int> close_code() const noexcept { return close_code_; }
-  const std::string& close_reason() const noexcept { return close_reason_; }
+  std::optional<int> close_code() const noexcept {
+    return closing_ ? closing_->code : std::nullopt;
+  }
+  const std::string& close_reason() const noexcept;
   /// A close frame was sent or the stream is closed.
   bool is_closing() const noexcept { return close_sent_ || stream_->closed(); }
   IOStream& stream() noexcept { return *stream_; }
   /// Completes once the stream is closed and `on_close` has run.
   Future<void> closed() {
     if (close_notified_) return make_ready_future();
-    if (!closed_) closed_.emplace();
-    return *closed_;
+    Closing& c = closing();
+    if (!c.closed) c.closed.emplace();
+    return *c.closed;
   }
   /// Keeps `owner` (the handler) alive until the connection has closed and `on_close` has run;
   /// false (and `owner` untouched) when that is already the case.
@@ -154,15 +157,24 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   std::optional<Future<void>> handler_wait_;
   std::unique_ptr<RequestHandler> owner_;
   std::string out_;
-  std::optional<Future<void>> batch_;          // the Future of frames held for the end of a batch
-  std::optional<Future<void>> close_written_;  // our close frame's write
-  std::optional<int> close_code_;
-  std::string close_reason_;
+  std::optional<Future<void>> batch_;  // the Future of frames held for the end of a batch
   TimeoutHandle close_timer_;
   TimeoutHandle ping_timer_;
   IOLoop::time_point last_ping_{};
   IOLoop::time_point last_pong_{};
-  std::optional<Future<void>> closed_;  // made when someone waits
+  // The closing handshake's state: made when it begins (or someone waits for the end), so an
+  // open connection does not carry it.
+  struct Closing {
+    std::optional<Future<void>> written;  // our close frame's write
+    std::optional<int> code;              // the peer's close frame's
+    std::string reason;
+    std::optional<Future<void>> closed;  // made when someone waits
+  };
+  Closing& closing() {
+    if (!closing_) closing_ = std::make_unique<Closing>();
+    return *closing_;
+  }
+  std::unique_ptr<Closing> closing_;
 
   // The flags together (an idle connection's size matters: thousands are open at once).
   bool client_;              // this side masks its frames

@@ -244,10 +244,12 @@ std::optional<ProtocolError> WebSocketParser::take_payload(std::string_view piec
     return std::nullopt;
   }
   if (message_compressed_) {
-    scratch_.assign(piece);
-    if (masked_) apply_mask(scratch_.data(), scratch_.size(), mask_, offset);
+    // One buffer per thread, not per connection: it is only needed during this call.
+    thread_local std::string scratch;
+    scratch.assign(piece);
+    if (masked_) apply_mask(scratch.data(), scratch.size(), mask_, offset);
     const std::size_t start = message_.size();
-    const auto status = decompressor_->decompress(scratch_, message_, max_message_size_);
+    const auto status = decompressor_->decompress(scratch, message_, max_message_size_);
     if (status == Decompressor::Status::too_big) {
       return fail(kCloseMessageTooBig, "message too big after inflation");
     }

@@ -155,7 +155,6 @@ class WebSocketParser {
   bool in_message_ = false;  // the message being assembled
   Opcode message_opcode_ = Opcode::text;
   bool message_compressed_ = false;
-  std::string scratch_;  // a masked piece of compressed payload, unmasked before inflation
 };
 
 /// permessage-deflate parameters (RFC 7692 §7.1). Window bits are 8-15.

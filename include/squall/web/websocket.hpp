@@ -164,9 +164,7 @@ class WebSocketHandler : public RequestHandler {
   /// The reason of the peer's close frame.
   const std::string& close_reason() const noexcept;
   /// The subprotocol `select_subprotocol` chose, if any.
-  const std::optional<std::string>& selected_subprotocol() const noexcept {
-    return selected_subprotocol_;
-  }
+  const std::optional<std::string>& selected_subprotocol() const noexcept;
   /// Whether the connection is closed or closing (no more messages can be sent).
   bool is_closing() const noexcept;
   /// Sets TCP_NODELAY (small messages go out at once rather than coalesced by the kernel).
@@ -184,7 +182,8 @@ class WebSocketHandler : public RequestHandler {
   void unregister() noexcept;
 
   std::shared_ptr<detail::WebSocketConnection> connection_;
-  std::optional<std::string> selected_subprotocol_;
+  // Made only when a subprotocol is chosen: most sockets have none, and thousands may be open.
+  std::unique_ptr<const std::optional<std::string>> selected_subprotocol_;
   // The application listing this open WebSocket, and the neighbours in its list (intrusive: a
   // registered socket costs no allocation).
   Application* registry_ = nullptr;
