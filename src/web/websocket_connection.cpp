@@ -103,19 +103,21 @@ Future<void> quiet(Future<void> future) {
 
 WebSocketConnection::WebSocketConnection(std::unique_ptr<IOStream> stream, WebSocketParams params)
     : stream_(std::move(stream)),
-      ping_interval_(params.ping_interval),
-      ping_timeout_(effective_ping_timeout(params)),
       loop_(IOLoop::current()),
       compressor_(make_compressor(params)),
       decompressor_(make_decompressor(params)),
       parser_(params.role,
               static_cast<std::size_t>(std::min<std::uint64_t>(params.max_message_size, SIZE_MAX)),
               decompressor_.get()),
+      pinging_(params.ping_interval.count() > 0
+                   ? std::make_unique<Pinging>(
+                         Pinging{params.ping_interval, effective_ping_timeout(params), {}, {}, {}})
+                   : nullptr),
       client_(params.role == Role::client) {}
 
 WebSocketConnection::~WebSocketConnection() {
-  if (close_timer_armed_) loop_.remove_timeout(close_timer_);
-  if (ping_timer_armed_) loop_.remove_timeout(ping_timer_);
+  if (close_timer_armed_) loop_.remove_timeout(closing_->timer);
+  if (ping_timer_armed_) loop_.remove_timeout(pinging_->timer);
   stream_->set_close_callback({});
   stream_->close();
 }
@@ -127,8 +129,8 @@ void WebSocketConnection::run(std::optional<Future<void>> opened) {
     if (auto conn = weak.lock()) conn->on_stream_close();
   });
   link_to(loop_);
-  if (ping_interval_.count() > 0) {
-    last_ping_ = last_pong_ = loop_.time();
+  if (pinging_) {
+    pinging_->last_ping = pinging_->last_pong = loop_.time();
     schedule_ping();
   }
   if (opened) {
@@ -272,7 +274,7 @@ void WebSocketConnection::on_ping(std::string_view payload) {
 }
 
 void WebSocketConnection::on_pong(std::string_view payload) {
-  last_pong_ = loop_.time();
+  if (pinging_) pinging_->last_pong = loop_.time();
   notify("on_pong", &WebSocketEvents::on_pong, payload);
 }
 
@@ -416,7 +418,7 @@ void WebSocketConnection::close(std::optional<int> code, std::string_view reason
   }
   // Wait for the peer's close frame, but not forever.
   close_timer_armed_ = true;
-  close_timer_ = loop_.call_later(kCloseTimeout, [weak = weak_from_this()] {
+  closing_->timer = loop_.call_later(kCloseTimeout, [weak = weak_from_this()] {
     if (auto conn = weak.lock()) {
       conn->close_timer_armed_ = false;
       conn->abort();
@@ -474,11 +476,11 @@ void WebSocketConnection::on_stream_close() {
     std::vector<WebSocketMessage>().swap(pending_);
   }
   if (close_timer_armed_) {
-    loop_.remove_timeout(close_timer_);
+    loop_.remove_timeout(closing_->timer);
     close_timer_armed_ = false;
   }
   if (ping_timer_armed_) {
-    loop_.remove_timeout(ping_timer_);
+    loop_.remove_timeout(pinging_->timer);
     ping_timer_armed_ = false;
   }
   if (batch_) {
@@ -500,7 +502,7 @@ void WebSocketConnection::on_stream_close() {
 
 void WebSocketConnection::schedule_ping() {
   ping_timer_armed_ = true;
-  ping_timer_ = loop_.call_later(ping_interval_, [weak = weak_from_this()] {
+  pinging_->timer = loop_.call_later(pinging_->interval, [weak = weak_from_this()] {
     if (auto conn = weak.lock()) {
       conn->ping_timer_armed_ = false;
       conn->on_ping_timer();
@@ -512,13 +514,14 @@ void WebSocketConnection::on_ping_timer() {
   if (is_closing()) return;
   const IOLoop::time_point now = loop_.time();
   // A ping went out recently and no pong came back within the timeout: the peer is gone.
-  if (now - last_ping_ < 2 * ping_interval_ && now - last_pong_ > ping_timeout_) {
+  Pinging& p = *pinging_;
+  if (now - p.last_ping < 2 * p.interval && now - p.last_pong > p.timeout) {
     log::gen_log().info("WebSocket ping timeout: closing the connection");
     fail(kCloseGoingAway, "ping timeout");
     return;
   }
   static_cast<void>(quiet(send_frame(Opcode::ping, {}, false)));
-  last_ping_ = now;
+  p.last_ping = now;
   schedule_ping();
 }
 

@@ -141,9 +141,6 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   void fill_mask(MaskKey& key);
 
   std::unique_ptr<IOStream> stream_;
-  // What the connection keeps of its WebSocketParams (the parser has the rest).
-  std::chrono::milliseconds ping_interval_;
-  std::chrono::milliseconds ping_timeout_;  // effective: never zero
   WebSocketEvents* events_ = nullptr;
   IOLoop& loop_;
   std::unique_ptr<Compressor> compressor_;
@@ -158,10 +155,15 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
   std::unique_ptr<RequestHandler> owner_;
   std::string out_;
   std::optional<Future<void>> batch_;  // the Future of frames held for the end of a batch
-  TimeoutHandle close_timer_;
-  TimeoutHandle ping_timer_;
-  IOLoop::time_point last_ping_{};
-  IOLoop::time_point last_pong_{};
+  // Keep-alive pings, when the params ask for them (Tornado's default is none).
+  struct Pinging {
+    std::chrono::milliseconds interval;
+    std::chrono::milliseconds timeout;  // effective: never zero
+    TimeoutHandle timer;
+    IOLoop::time_point last_ping{};
+    IOLoop::time_point last_pong{};
+  };
+  std::unique_ptr<Pinging> pinging_;
   // The closing handshake's state: made when it begins (or someone waits for the end), so an
   // open connection does not carry it.
   struct Closing {
@@ -169,6 +171,7 @@ class WebSocketConnection : public std::enable_shared_from_this<WebSocketConnect
     std::optional<int> code;              // the peer's close frame's
     std::string reason;
     std::optional<Future<void>> closed;  // made when someone waits
+    TimeoutHandle timer;                 // how long the peer may take to answer our close
   };
   Closing& closing() {
     if (!closing_) closing_ = std::make_unique<Closing>();
