@@ -296,19 +296,14 @@ class IOStream {
 
   IOLoop* loop_;
   int fd_;
-  IOStreamOptions options_;
-  bool closed_ = false;
-  bool handler_added_ = false;
-  bool connecting_ = false;
   std::uint32_t watched_ = 0;
+  IOStreamOptions options_;
   std::exception_ptr error_;
 
   detail::ReadBuffer read_buffer_;
-  ReadKind read_kind_ = ReadKind::kNone;
   std::string delimiter_;
   std::size_t scan_from_ = 0;    // delimiter search resumes here
   std::size_t read_target_ = 0;  // read_bytes size, read_until max_bytes
-  bool read_partial_ = false;
   std::span<char> user_buffer_;
   std::size_t user_filled_ = 0;
   std::optional<Future<std::string>> string_read_;
@@ -343,6 +338,12 @@ class IOStream {
   std::optional<Future<void>> connect_future_;
 
   detail::UniqueFunction<void()> close_callback_;
+  // The flags together: a server holds thousands of streams.
+  bool closed_ = false;
+  bool handler_added_ = false;
+  bool connecting_ = false;
+  ReadKind read_kind_ = ReadKind::kNone;
+  bool read_partial_ = false;
   bool is_socket_ = false;
   bool can_read_ = true;  // false for the write end of a pipe
   // The descriptor had nothing more to read at the last read, and the loop has not said
