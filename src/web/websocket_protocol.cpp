@@ -208,7 +208,7 @@ std::optional<ProtocolError> WebSocketParser::start_frame() {
     if (payload_length_ > kMaxControlPayload) {
       return fail(kCloseProtocolError, "control frame payload over 125 bytes");
     }
-    control_.clear();
+    control_ = std::make_unique<std::string>();
     return std::nullopt;
   }
 
@@ -238,9 +238,9 @@ std::optional<ProtocolError> WebSocketParser::take_payload(std::string_view piec
   const auto offset = static_cast<std::size_t>(payload_read_ % 4);
   payload_read_ += piece.size();
   if (is_control(opcode_)) {
-    const std::size_t start = control_.size();
-    control_.append(piece);
-    if (masked_) apply_mask(control_.data() + start, piece.size(), mask_, offset);
+    const std::size_t start = control_->size();
+    control_->append(piece);
+    if (masked_) apply_mask(control_->data() + start, piece.size(), mask_, offset);
     return std::nullopt;
   }
   if (message_compressed_) {
@@ -297,24 +297,27 @@ std::optional<ProtocolError> WebSocketParser::finish_frame(WebSocketParserDelega
 }
 
 std::optional<ProtocolError> WebSocketParser::finish_control(WebSocketParserDelegate& delegate) {
+  // Freed on return: an idle connection keeps no control payload.
+  const std::unique_ptr<std::string> payload = std::move(control_);
+  const std::string& control = *payload;
   switch (opcode_) {
     case Opcode::ping:
-      delegate.on_ping(control_);
+      delegate.on_ping(control);
       return std::nullopt;
     case Opcode::pong:
-      delegate.on_pong(control_);
+      delegate.on_pong(control);
       return std::nullopt;
     default:
       break;
   }
-  if (control_.size() == 1) return fail(kCloseProtocolError, "close frame with a 1-byte payload");
+  if (control.size() == 1) return fail(kCloseProtocolError, "close frame with a 1-byte payload");
   std::optional<std::uint16_t> code;
   std::string_view reason;
-  if (!control_.empty()) {
-    code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(control_[0]) << 8) |
-                                      static_cast<std::uint8_t>(control_[1]));
+  if (!control.empty()) {
+    code = static_cast<std::uint16_t>((static_cast<std::uint8_t>(control[0]) << 8) |
+                                      static_cast<std::uint8_t>(control[1]));
     if (!is_valid_close_code(*code)) return fail(kCloseProtocolError, "invalid close code");
-    reason = std::string_view(control_).substr(2);
+    reason = std::string_view(control).substr(2);
     if (!squall::detail::is_valid_utf8(reason)) {
       return fail(kCloseInvalidData, "close reason is not valid UTF-8");
     }

@@ -135,8 +135,8 @@ class WebSocketParser {
   Decompressor* decompressor_;
   std::uint64_t payload_length_ = 0;  // of the frame being read
   std::uint64_t payload_read_ = 0;
-  std::uint64_t message_wire_size_ = 0;  // of the message being assembled
-  std::string control_;                  // a control frame's payload (<= 125 bytes)
+  std::uint64_t message_wire_size_ = 0;   // of the message being assembled
+  std::unique_ptr<std::string> control_;  // a control frame's payload (<= 125 bytes), while read
   std::string message_;
   squall::detail::Utf8Validator utf8_;
 
