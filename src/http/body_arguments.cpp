@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "http/text.hpp"
 #include "squall/http/httputil.hpp"
 #include "squall/util/error.hpp"
 #include "squall/util/log.hpp"
@@ -19,15 +20,10 @@ namespace {
 constexpr std::string_view kWhitespace = " \t\r\n\f\v";
 
 std::string_view strip(std::string_view s) {
-  const auto first = s.find_first_not_of(kWhitespace);
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(kWhitespace);
-  return s.substr(first, last - first + 1);
+  return http_text::strip(s, kWhitespace);
 }
 
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using http_text::ascii_lower;
 
 std::string to_lower(std::string_view s) {
   std::string out(s);

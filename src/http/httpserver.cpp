@@ -2,6 +2,7 @@
 
 #include "squall/http/httpserver.hpp"
 
+#include "http/text.hpp"
 #include "spdlog/spdlog.h"
 #include "squall/core/detail/small_alloc.hpp"
 #include "squall/net/netutil.hpp"
@@ -10,11 +11,7 @@
 namespace squall {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using http_text::trim;
 
 // Sends a bodiless error response on `connection` (the callback API's answer to a bad body).
 void send_simple_error(HTTPConnection& connection, int code) {

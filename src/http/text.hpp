@@ -23,6 +23,37 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+/// Without the leading and trailing bytes that are in `chars`.
+inline std::string_view strip(std::string_view s, std::string_view chars) noexcept {
+  const auto first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(chars);
+  return s.substr(first, last - first + 1);
+}
+
+/// A short, printable rendition of untrusted input for an error message: in double quotes, at
+/// most 40 bytes, quotes and backslashes escaped, other bytes outside printable ASCII as \xHH.
+inline std::string quote_for_message(std::string_view s) {
+  constexpr std::size_t kMax = 40;
+  constexpr char kHexDigits[] = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 0xf];
+    }
+  }
+  out += s.size() > kMax ? "\"..." : "\"";
+  return out;
+}
+
 /// Without surrounding spaces and tabs (HTTP's OWS).
 inline std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
