@@ -14,9 +14,9 @@
 #include "squall/web/handlers.hpp"
 #include "squall/web/request_handler.hpp"
 #include "squall/web/static_file_handler.hpp"
+#include "squall/web/websocket.hpp"
 #include "web/handler_access.hpp"
 #include "web/host_pattern.hpp"
-#include "web/websocket_registry.hpp"
 
 namespace squall::web {
 
@@ -176,8 +176,8 @@ Application::Application(std::vector<URLSpec> rules, Settings settings)
 Application::Application(std::vector<URLSpec> rules) : Application(std::move(rules), Settings{}) {}
 
 Application::~Application() {
-  // WebSockets may outlive the application: they must not unregister from it then.
-  while (websockets_ != nullptr) detail::forget_application(*websockets_);
+  // WebSockets may outlive the application: taken off its list now, they will not touch it later.
+  while (websockets_ != nullptr) websockets_->unregister();
 }
 
 void Application::add_handlers(std::string host_pattern, std::vector<URLSpec> rules) {

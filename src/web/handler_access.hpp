@@ -22,7 +22,6 @@ struct HandlerAccess {
     if (!path.args.empty() || !path.kwargs.empty()) {
       handler.path_ = std::make_unique<PathArguments>(std::move(path));
     }
-    handler.stream_request_body_ = stream_request_body;
     handler.dispatcher_ = dispatcher;
     if (stream_request_body) expect_body(handler);
   }

@@ -16,7 +16,6 @@
 #include "squall/web/application.hpp"
 #include "web/handler_access.hpp"
 #include "web/websocket_connection.hpp"
-#include "web/websocket_registry.hpp"
 
 namespace squall::web {
 
@@ -79,11 +78,7 @@ WebSocketHandler::WebSocketHandler() = default;
 
 WebSocketHandler::~WebSocketHandler() {
   if (connection_) connection_->set_events(nullptr);
-  detail::forget_application(*this);
-}
-
-void detail::forget_application(WebSocketHandler& socket) noexcept {
-  socket.unregister();
+  unregister();
 }
 
 const std::optional<std::string>& WebSocketHandler::selected_subprotocol() const noexcept {

@@ -315,7 +315,6 @@ class RequestHandler {
   std::unique_ptr<nlohmann::json> current_user_;  // computed once
   std::uint16_t allowed_methods_ = 0;  // the route's HandlerFactory::methods, for Allow on a 405
   std::uint16_t status_code_ = 200;    // here, not in response_: get_status() outlives it
-  bool stream_request_body_ = false;
   bool headers_written_ = false;
   bool finished_ = false;
   bool connection_closed_ = false;

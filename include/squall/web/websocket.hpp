@@ -45,8 +45,6 @@ class WebSocketHandler;
 
 namespace detail {
 class WebSocketConnection;
-class HandlerEvents;
-void forget_application(WebSocketHandler& socket) noexcept;
 }  // namespace detail
 
 /// One whole message: text (valid UTF-8) or binary.
@@ -171,9 +169,7 @@ class WebSocketHandler : public RequestHandler {
   void set_nodelay(bool value);
 
  private:
-  friend class detail::HandlerEvents;
   friend class Application;
-  friend void detail::forget_application(WebSocketHandler& socket) noexcept;
   void retain(std::unique_ptr<RequestHandler>& owned) override;
   Future<void> accept();
   // Refuses the handshake with `status` and `message`.
