@@ -16,7 +16,6 @@
 #include <squall/core/locks.hpp>
 #include <squall/util/error.hpp>
 #include <squall/util/log.hpp>
-#include <squall/util/options.hpp>
 #include <squall/web/application.hpp>
 #include <squall/web/request_handler.hpp>
 
@@ -214,28 +213,20 @@ class MessageUpdatesHandler : public ChatHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  squall::options::define<int>("port", 8888, "run on the given port");
-  squall::options::define<std::string>("address", "127.0.0.1", "listen on this address");
-  squall::options::define<std::string>(
-      "root", "",
-      "the folder holding templates/ and static/ (default: beside the program, then the "
-      "source folder)");
-  squall::options::parse_command_line(argc, argv);
-  const int port = squall::options::get<int>("port");
-  const auto address = squall::options::get<std::string>("address");
-  const auto root_option = squall::options::get<std::string>("root");
-
-  const std::optional<std::filesystem::path> root =
-      demo::find_resource_root(argv[0], root_option, SQUALL_EXAMPLE_DIR, {"templates/index.html"});
-  if (!root) return 1;
+  const std::optional<demo::WebDemoOptions> options =
+      demo::parse_web_demo_options(argc, argv, SQUALL_EXAMPLE_DIR, {"templates/index.html"});
+  if (!options) return 1;
+  const int port = options->port;
+  const std::string& address = options->address;
+  const std::filesystem::path& root = options->root;
 
   // Declared in this order so that they go in the reverse one: the application (and the requests
   // borrowing the buffer), then the buffer (whose destruction cancels waiters), then the loop.
   squall::IOLoop loop;
   MessageBuffer buffer;
   squall::web::Settings settings;
-  settings.template_path = (*root / "templates").string();
-  settings.static_path = (*root / "static").string();
+  settings.template_path = (root / "templates").string();
+  settings.static_path = (root / "static").string();
   settings.xsrf_cookies = true;
   squall::web::Application application(
       {{"/", squall::web::handler<MainHandler>(&buffer)},

@@ -11,7 +11,6 @@
 #include <squall/core/ioloop.hpp>
 #include <squall/http/httpserver.hpp>
 #include <squall/util/log.hpp>
-#include <squall/util/options.hpp>
 #include <squall/web/application.hpp>
 
 #include <chrono>
@@ -70,22 +69,14 @@ std::string self_base(std::string host, int port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  squall::options::define<int>("port", 8888, "run on the given port");
-  squall::options::define<std::string>("address", "127.0.0.1", "listen on this address");
-  squall::options::define<std::string>(
-      "root", "",
-      "the folder holding templates/ and static/ (default: beside the program, then the source "
-      "folder)");
-  squall::options::parse_command_line(argc, argv);
-  const int port = squall::options::get<int>("port");
-  const auto address = squall::options::get<std::string>("address");
-  const auto root_option = squall::options::get<std::string>("root");
-
-  const std::optional<fs::path> root =
-      demo::find_resource_root(argv[0], root_option, SQUALL_EXAMPLE_DIR, {"templates/page.html"});
-  if (!root) return 1;
+  const std::optional<demo::WebDemoOptions> options =
+      demo::parse_web_demo_options(argc, argv, SQUALL_EXAMPLE_DIR, {"templates/page.html"});
+  if (!options) return 1;
+  const int port = options->port;
+  const std::string& address = options->address;
+  const fs::path& root = options->root;
   try {
-    ensure_big_bin(*root / "static");
+    ensure_big_bin(root / "static");
   } catch (const std::exception& e) {
     std::cerr << argv[0] << ": " << e.what() << "\n";
     return 1;
@@ -95,8 +86,8 @@ int main(int argc, char** argv) {
   squall::web::Settings settings;
   settings.cookie_secret = "parity-secret";
   settings.compress_response = true;
-  settings.template_path = (*root / "templates").string();
-  settings.static_path = (*root / "static").string();
+  settings.template_path = (root / "templates").string();
+  settings.static_path = (root / "static").string();
   settings.static_handler_class = parity::static_handler(settings.static_path);
   settings.default_handler_class = parity::not_found_handler();
   std::vector<squall::web::URLSpec> routes = parity::sync_routes();

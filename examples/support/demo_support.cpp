@@ -56,6 +56,24 @@ std::optional<std::filesystem::path> find_resource_root(
   return std::nullopt;
 }
 
+std::optional<WebDemoOptions> parse_web_demo_options(
+    int argc, char** argv, std::string_view source_dir,
+    std::initializer_list<std::string_view> needed) {
+  squall::options::define<int>("port", 8888, "run on the given port");
+  squall::options::define<std::string>("address", "127.0.0.1", "listen on this address");
+  squall::options::define<std::string>(
+      "root", "",
+      "the folder holding templates/ and static/ (default: beside the program, then the source "
+      "folder)");
+  squall::options::parse_command_line(argc, argv);
+  const auto root_option = squall::options::get<std::string>("root");
+  std::optional<std::filesystem::path> root =
+      find_resource_root(argv[0], root_option, source_dir, needed);
+  if (!root) return std::nullopt;
+  return WebDemoOptions{squall::options::get<int>("port"),
+                        squall::options::get<std::string>("address"), std::move(*root)};
+}
+
 squall::HTTPServer* listen(const char* program, squall::web::Application& application, int port,
                            const std::string& address, squall::HTTPServerOptions options) {
   squall::HTTPServer* server = nullptr;

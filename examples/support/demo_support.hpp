@@ -34,6 +34,22 @@ std::optional<std::filesystem::path> find_resource_root(
     const char* program, std::string_view override_root, std::string_view source_dir,
     std::initializer_list<std::string_view> needed);
 
+/// Where a web demo listens and what it serves from.
+struct WebDemoOptions {
+  int port;
+  std::string address;
+  std::filesystem::path root;  // holding templates/ and static/
+};
+
+/// A web demo's command line: defines the options `--port` (8888), `--address` (127.0.0.1) and
+/// `--root` (find_resource_root's override), parses them (options::parse_command_line, which
+/// exits for --help and a bad option), and finds the root holding every file of `needed` with
+/// find_resource_root (`source_dir`: SQUALL_EXAMPLE_DIR). Nullopt, after find_resource_root's
+/// message, if there is none: exit 1 then.
+std::optional<WebDemoOptions> parse_web_demo_options(
+    int argc, char** argv, std::string_view source_dir,
+    std::initializer_list<std::string_view> needed);
+
 /// Starts `application` on `address`:`port` with `options` (Application::listen) and prints
 /// "Listening on http://HOST:PORT/" for each address bound, on stdout, flushed: the end-to-end
 /// tests wait for that line, which names the port when `port` is 0. Nullptr, after printing

@@ -12,7 +12,6 @@
 #include <squall/core/ioloop.hpp>
 #include <squall/util/escape.hpp>
 #include <squall/util/log.hpp>
-#include <squall/util/options.hpp>
 #include <squall/web/application.hpp>
 #include <squall/web/request_handler.hpp>
 #include <squall/web/websocket.hpp>
@@ -173,25 +172,17 @@ squall::Future<void> stop_gracefully(squall::HTTPServer& server) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  squall::options::define<int>("port", 8888, "run on the given port");
-  squall::options::define<std::string>("address", "127.0.0.1", "listen on this address");
-  squall::options::define<std::string>(
-      "root", "",
-      "the folder holding templates/ and static/ (default: beside the program, then "
-      "the source folder)");
-  squall::options::parse_command_line(argc, argv);
-  const int port = squall::options::get<int>("port");
-  const auto address = squall::options::get<std::string>("address");
-  const auto root_option = squall::options::get<std::string>("root");
-
-  const std::optional<std::filesystem::path> root =
-      demo::find_resource_root(argv[0], root_option, SQUALL_EXAMPLE_DIR, {"templates/index.html"});
-  if (!root) return 1;
+  const std::optional<demo::WebDemoOptions> options =
+      demo::parse_web_demo_options(argc, argv, SQUALL_EXAMPLE_DIR, {"templates/index.html"});
+  if (!options) return 1;
+  const int port = options->port;
+  const std::string& address = options->address;
+  const std::filesystem::path& root = options->root;
 
   squall::IOLoop loop;
   squall::web::Settings settings;
-  settings.template_path = (*root / "templates").string();
-  settings.static_path = (*root / "static").string();
+  settings.template_path = (root / "templates").string();
+  settings.static_path = (root / "static").string();
   // As Tornado's demo: the form carries the _xsrf field, harmless in the JSON it becomes.
   settings.xsrf_cookies = true;
   squall::web::Application application({{"/", squall::web::handler<MainHandler>()},
