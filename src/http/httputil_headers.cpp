@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "http/header_words.hpp"
 #include "http/http1_parser.hpp"
 #include "http/text.hpp"
 
@@ -27,37 +28,13 @@ bool is_forbidden_in_value(unsigned char c) {
   return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
+using header_words::copy_bytes;
+using header_words::same_name;
+using header_words::value_is_clean;
+using header_words::write_plain_name;
 using http_text::ascii_lower;
-using http_text::iequals;
 using http_text::quote_for_message;
 using http_text::strip;
-
-// Whether any of the 8 bytes of `word` is a control character (below 0x20, tab included) or
-// DEL: the usual "has a byte less than n" bit trick, bytes of 0x80 and above never flagged.
-constexpr bool has_control_byte(std::uint64_t word) noexcept {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighs;
-  const std::uint64_t del = word ^ (kOnes * 0x7f);
-  const std::uint64_t is_del = (del - kOnes) & ~del & kHighs;
-  return (below_space | is_del) != 0;
-}
-
-// Whether a header value may be written as it is: the common case, eight bytes at a time.
-bool value_is_clean(std::string_view value) noexcept {
-  const char* p = value.data();
-  std::size_t n = value.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    if (has_control_byte(word)) return false;  // maybe only a tab: the slow path decides
-  }
-  for (; n > 0; ++p, --n) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
 
 template <class ErrorType>
 void check_name(std::string_view name, std::string_view context) {
@@ -98,6 +75,18 @@ void check_value(std::string_view value, std::string_view context) {
   }
 }
 
+// `add` and `set` of a value with a control byte (maybe only a tab, which is allowed): the checks
+// in their order, the name's first. Out of line so that the hot callers keep few registers.
+[[gnu::cold, gnu::noinline]] void check_output_field(std::string_view name,
+                                                     std::string_view value) {
+  check_name<HTTPOutputError>(name, "name");
+  check_value<HTTPOutputError>(value, "value");
+}
+
+[[gnu::cold, gnu::noinline]] void check_output_name(std::string_view name) {
+  check_name<HTTPOutputError>(name, "name");
+}
+
 }  // namespace
 
 // ---- HTTPHeaders -------------------------------------------------------------------------------
@@ -126,7 +115,7 @@ void write_header_case(std::string_view name, char* out) noexcept {
   }
 }
 
-// Buffers count in 32 bits, and entry indexes at and above HTTPHeaders' markers are not
+// Block parts count in 32 bits, and entry indexes at and above HTTPHeaders' markers are not
 // indexes.
 constexpr std::size_t kMaxBufferSize = 0xfffffff0;
 
@@ -173,53 +162,50 @@ std::uint64_t hash_name(std::string_view name) noexcept {
 
 }  // namespace
 
-template <class T>
-HTTPHeaders::Buffer<T>::Buffer(const Buffer& other) {
-  if (other.size_ == 0) return;
-  data_ = static_cast<T*>(detail::small_allocate(other.size_ * sizeof(T)));
-  size_ = capacity_ = other.size_;
-  std::memcpy(data_, other.data_, size_ * sizeof(T));
-}
+namespace {
 
-template <class T>
-HTTPHeaders::Buffer<T>::Buffer(Buffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
-
-template <class T>
-HTTPHeaders::Buffer<T>& HTTPHeaders::Buffer<T>::operator=(Buffer other) noexcept {
-  std::swap(data_, other.data_);
-  std::swap(size_, other.size_);
-  std::swap(capacity_, other.capacity_);
-  return *this;
-}
-
-template <class T>
-HTTPHeaders::Buffer<T>::~Buffer() {
-  if (data_ != nullptr) detail::small_deallocate(data_, capacity_ * sizeof(T));
-}
-
-template <class T>
-void HTTPHeaders::Buffer<T>::reserve(std::size_t n) {
-  if (n <= capacity_) return;
-  if (n > kMaxBufferSize) throw std::length_error("HTTPHeaders: headers too large");
-  T* fresh = static_cast<T*>(detail::small_allocate(n * sizeof(T)));
-  if (size_ != 0) std::memcpy(fresh, data_, size_ * sizeof(T));
-  if (data_ != nullptr) detail::small_deallocate(data_, capacity_ * sizeof(T));
-  data_ = fresh;
-  capacity_ = static_cast<std::uint32_t>(n);
-}
-
-template <class T>
-void HTTPHeaders::Buffer<T>::make_room(std::size_t n) {
-  if (n <= capacity_ - size_) return;
-  // A response's usual headers fit the first block: 8 entries, 128 bytes of text.
-  constexpr std::size_t kFirst = sizeof(T) == 1 ? 128 : 8;
-  const std::size_t needed = size_ + n;
+// The capacity of a part of the block that must take `more` elements: geometric growth, and at
+// least `first` (a response's usual headers fit the first block: 8 entries, 128 bytes of text).
+std::size_t capacity_for(std::size_t size, std::size_t capacity, std::size_t more,
+                         std::size_t first) {
+  if (more <= capacity - size) return capacity;
+  const std::size_t needed = size + more;
   if (needed > kMaxBufferSize) throw std::length_error("HTTPHeaders: headers too large");
-  reserve(std::max(
-      {needed, std::min<std::size_t>(2 * std::size_t{capacity_}, kMaxBufferSize), kFirst}));
+  const std::size_t doubled = std::min<std::size_t>(2 * capacity, kMaxBufferSize);
+  return std::max(std::max(needed, doubled), first);
+}
+
+}  // namespace
+
+void HTTPHeaders::grow(std::size_t entries, std::size_t bytes) {
+  reallocate(capacity_for(entries_.size(), entries_.capacity(), entries, 8),
+             capacity_for(bytes_.size(), bytes_.capacity(), bytes, 128));
+}
+
+inline void HTTPHeaders::free_block() noexcept {
+  if (entries_.data() != nullptr) detail::small_deallocate(entries_.data(), block_size());
+}
+
+void HTTPHeaders::reallocate(std::size_t entry_capacity, std::size_t byte_capacity) {
+  if (entry_capacity > kMaxBufferSize || byte_capacity > kMaxBufferSize) {
+    throw std::length_error("HTTPHeaders: headers too large");
+  }
+  if (entries_.data() == nullptr) {  // the usual case: nothing to move
+    void* block = detail::small_allocate(entry_capacity * sizeof(Entry) + byte_capacity);
+    entries_ = Span<Entry>(static_cast<Entry*>(block), 0, entry_capacity);
+    bytes_ =
+        Span<char>(static_cast<char*>(block) + entry_capacity * sizeof(Entry), 0, byte_capacity);
+    return;
+  }
+  const std::size_t size = entry_capacity * sizeof(Entry) + byte_capacity;
+  void* block = detail::small_allocate(size);
+  auto* entries = static_cast<Entry*>(block);
+  char* bytes = static_cast<char*>(block) + entry_capacity * sizeof(Entry);
+  if (entries_.size() != 0) std::memcpy(entries, entries_.data(), entries_.size() * sizeof(Entry));
+  if (bytes_.size() != 0) std::memcpy(bytes, bytes_.data(), bytes_.size());
+  free_block();
+  entries_ = Span<Entry>(entries, entries_.size(), entry_capacity);
+  bytes_ = Span<char>(bytes, bytes_.size(), byte_capacity);
 }
 
 // Open addressing with linear probing over the heads' entry indexes; erased names leave
@@ -237,7 +223,10 @@ struct HTTPHeaders::Index {
     for (std::size_t i = hash_name(name) & mask();; i = (i + 1) & mask()) {
       const std::uint32_t head = slots[i];
       if (head == kEmpty) return kNotFound;
-      if (head != kTombstone && iequals(headers.name_of(headers.entries_[head]), name)) {
+      if (head == kTombstone) continue;
+      const Entry& entry = headers.entries_[head];
+      if (entry.name_size == name.size() &&
+          same_name(headers.bytes_.data() + entry.name, name.data(), name.size())) {
         return head;
       }
     }
@@ -282,16 +271,24 @@ struct HTTPHeaders::Index {
 HTTPHeaders::HTTPHeaders() noexcept = default;
 
 HTTPHeaders::HTTPHeaders(const HTTPHeaders& other)
-    : entries_(other.entries_),
-      bytes_(other.bytes_),
-      index_(other.index_ ? std::make_unique<Index>(*other.index_) : nullptr),
+    : index_(other.index_ ? std::make_unique<Index>(*other.index_) : nullptr),
       pairs_(other.pairs_),
       erased_(other.erased_),
-      dead_bytes_(other.dead_bytes_) {}
+      dead_bytes_(other.dead_bytes_) {
+  if (other.entries_.size() == 0 && other.bytes_.size() == 0) return;
+  // No spare room in the copy, as a parsed head has none.
+  const std::size_t entries = other.entries_.size();
+  const std::size_t bytes = other.bytes_.size();
+  void* block = detail::small_allocate(entries * sizeof(Entry) + bytes);
+  entries_ = Span<Entry>(static_cast<Entry*>(block), entries, entries);
+  bytes_ = Span<char>(static_cast<char*>(block) + entries * sizeof(Entry), bytes, bytes);
+  if (entries != 0) std::memcpy(entries_.data(), other.entries_.data(), entries * sizeof(Entry));
+  if (bytes != 0) std::memcpy(bytes_.data(), other.bytes_.data(), bytes);
+}
 
 HTTPHeaders::HTTPHeaders(HTTPHeaders&& other) noexcept
-    : entries_(std::move(other.entries_)),
-      bytes_(std::move(other.bytes_)),
+    : entries_(std::exchange(other.entries_, {})),
+      bytes_(std::exchange(other.bytes_, {})),
       index_(std::move(other.index_)),
       pairs_(std::exchange(other.pairs_, 0)),
       erased_(std::exchange(other.erased_, 0)),
@@ -304,8 +301,9 @@ HTTPHeaders& HTTPHeaders::operator=(const HTTPHeaders& other) {
 
 HTTPHeaders& HTTPHeaders::operator=(HTTPHeaders&& other) noexcept {
   if (this != &other) {
-    entries_ = std::move(other.entries_);
-    bytes_ = std::move(other.bytes_);
+    free_block();
+    entries_ = std::exchange(other.entries_, {});
+    bytes_ = std::exchange(other.bytes_, {});
     index_ = std::move(other.index_);
     pairs_ = std::exchange(other.pairs_, 0);
     erased_ = std::exchange(other.erased_, 0);
@@ -314,7 +312,9 @@ HTTPHeaders& HTTPHeaders::operator=(HTTPHeaders&& other) noexcept {
   return *this;
 }
 
-HTTPHeaders::~HTTPHeaders() = default;
+HTTPHeaders::~HTTPHeaders() {
+  free_block();
+}
 
 HTTPHeaders::const_iterator::const_iterator(const HTTPHeaders* headers, std::size_t field)
     : headers_(headers), field_(field) {
@@ -374,22 +374,37 @@ void HTTPHeaders::parse_line(std::string_view line) {
   const auto value = strip(line.substr(colon + 1), kHttpWhitespace);
   check_name<HTTPInputError>(name, "line");
   check_value<HTTPInputError>(value, "line");
-  append_value(name, value);
+  append_value<false>(name, value);
   ++pairs_;
 }
 
-std::size_t HTTPHeaders::find(std::string_view name) const {
-  if (index_) return index_->find(*this, name);
+[[gnu::always_inline]] inline std::size_t HTTPHeaders::find_head(std::string_view name) const {
+  if (index_) [[unlikely]] {
+    return index_->find(*this, name);
+  }
+  const std::size_t size = name.size();
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const Entry& entry = entries_[i];
-    if (entry.is_head() && iequals(name_of(entry), name)) return i;
+    // A later value repeats its head's name: skip it by its `last` without comparing.
+    if (entry.name_size == size && entry.is_head() &&
+        same_name(bytes_.data() + entry.name, name.data(), size)) {
+      return i;
+    }
   }
   return kNotFound;
 }
 
+std::size_t HTTPHeaders::find(std::string_view name) const {
+  return find_head(name);
+}
+
+inline bool HTTPHeaders::has_room(std::size_t entries, std::size_t bytes) const noexcept {
+  return entries <= entries_.capacity() - entries_.size() &&
+         bytes <= bytes_.capacity() - bytes_.size();
+}
+
 void HTTPHeaders::make_room(std::size_t entries, std::string_view& a, std::string_view& b) {
-  entries_.make_room(entries);
-  if (a.size() + b.size() <= bytes_.capacity() - bytes_.size()) return;  // the usual case
+  if (has_room(entries, a.size() + b.size())) return;
   const char* old = bytes_.data();
   // The text may come from these very headers (`add(name, value)` of an iterated pair): find
   // it again in the new block if the bytes move.
@@ -402,16 +417,16 @@ void HTTPHeaders::make_room(std::size_t entries, std::string_view& a, std::strin
   };
   const std::size_t a_offset = offset_in_bytes(a);
   const std::size_t b_offset = offset_in_bytes(b);
-  bytes_.make_room(a.size() + b.size());
+  grow(entries, a.size() + b.size());
   if (bytes_.data() == old) return;
   if (a_offset != kNotFound) a = {bytes_.data() + a_offset, a.size()};
   if (b_offset != kNotFound) b = {bytes_.data() + b_offset, b.size()};
 }
 
-std::uint32_t HTTPHeaders::push_entry(std::uint32_t name, std::uint32_t name_size,
-                                      std::string_view value, std::uint32_t last) noexcept {
+inline std::uint32_t HTTPHeaders::push_entry(std::uint32_t name, std::uint32_t name_size,
+                                             std::string_view value, std::uint32_t last) noexcept {
   const auto offset = static_cast<std::uint32_t>(bytes_.size());
-  if (!value.empty()) std::memcpy(bytes_.extend(value.size()), value.data(), value.size());
+  copy_bytes(bytes_.extend(value.size()), value.data(), value.size());
   const auto slot = static_cast<std::uint32_t>(entries_.size());
   *entries_.extend(1) = Entry{name,   name_size,
                               offset, static_cast<std::uint32_t>(value.size()),
@@ -419,27 +434,48 @@ std::uint32_t HTTPHeaders::push_entry(std::uint32_t name, std::uint32_t name_siz
   return slot;
 }
 
+template <bool kCheckName>
 void HTTPHeaders::append_value(std::string_view name, std::string_view value) {
-  const std::size_t found = find(name);
+  const std::size_t found = entries_.size() == 0 ? kNotFound : find_head(name);
   if (found != kNotFound) {
-    std::string_view unused;
-    make_room(1, value, unused);
+    // The name equals a stored one but for ASCII case, so it is a token too.
+    if (!has_room(1, value.size())) [[unlikely]] {
+      std::string_view unused;
+      make_room(1, value, unused);
+    }
     const Entry head = entries_[found];
     const std::uint32_t slot = push_entry(head.name, head.name_size, value, kLater);
     entries_[head.last].next = slot;
     entries_[found].last = slot;
   } else {
+    if (!has_room(1, name.size() + value.size())) [[unlikely]] {
+      // A bad name must fail before anything changes, the heap bytes included.
+      if constexpr (kCheckName) check_output_name(name);
+      if (entries_.data() == nullptr) {
+        // The first field of a response: nothing to move, no text of ours to find again.
+        reallocate(8, std::max<std::size_t>(128, name.size() + value.size()));
+      } else {
+        make_room(1, name, value);
+      }
+    }
+    // Checked as it is written: nothing visible changes until `extend`.
+    char* out = bytes_.data() + bytes_.size();
+    if (!write_plain_name<kCheckName>(name, out)) [[unlikely]] {
+      if constexpr (kCheckName) check_output_name(name);
+      write_header_case(name, out);
+    }
     if (index_ && !index_->has_room()) index_->rehash(*this);
-    make_room(1, name, value);
     const auto name_offset = static_cast<std::uint32_t>(bytes_.size());
-    write_header_case(name, bytes_.extend(name.size()));
+    bytes_.extend(name.size());
     const std::uint32_t slot =
         push_entry(name_offset, static_cast<std::uint32_t>(name.size()), value, kNone);
     if (index_) index_->insert(*this, slot);
   }
   // Few entries: a linear scan is fastest. Many (a hostile request): a hash index keeps each
   // lookup O(1), so parsing stays linear.
-  if (!index_ && entries_.size() > kLinearLimit) build_index();
+  if (!index_ && entries_.size() > kLinearLimit) [[unlikely]] {
+    build_index();
+  }
 }
 
 void HTTPHeaders::build_index() {
@@ -455,14 +491,19 @@ void HTTPHeaders::build_index() {
 
 void detail::HTTPHeadersAccess::add_validated(HTTPHeaders& headers, std::string_view name,
                                               std::string_view value) {
-  headers.append_value(name, value);
+  headers.append_value<false>(name, value);
   ++headers.pairs_;
 }
 
 void detail::HTTPHeadersAccess::reserve(HTTPHeaders& headers, std::size_t fields,
                                         std::size_t bytes) {
-  headers.entries_.reserve(headers.entries_.size() + fields);
-  headers.bytes_.reserve(headers.bytes_.size() + bytes);
+  const std::size_t entry_capacity =
+      std::max(headers.entries_.capacity(), headers.entries_.size() + fields);
+  const std::size_t byte_capacity =
+      std::max(headers.bytes_.capacity(), headers.bytes_.size() + bytes);
+  if (entry_capacity != headers.entries_.capacity() || byte_capacity != headers.bytes_.capacity()) {
+    headers.reallocate(entry_capacity, byte_capacity);
+  }
 }
 
 std::size_t detail::HTTPHeadersAccess::heap_bytes(const HTTPHeaders& headers) {
@@ -476,9 +517,12 @@ std::size_t detail::HTTPHeadersAccess::heap_bytes(const HTTPHeaders& headers) {
 }
 
 void HTTPHeaders::add(std::string_view name, std::string_view value) {
-  check_name<HTTPOutputError>(name, "name");
-  check_value<HTTPOutputError>(value, "value");
-  append_value(name, value);
+  // The name is checked as it is written (append_value<true>); a value with a control byte
+  // takes the slow path, which checks the name first as the errors' order requires.
+  if (!value_is_clean(value)) [[unlikely]] {
+    check_output_field(name, value);
+  }
+  append_value<true>(name, value);
   ++pairs_;
 }
 
@@ -498,11 +542,14 @@ std::size_t HTTPHeaders::erase_later_values(std::size_t head) noexcept {
 }
 
 void HTTPHeaders::set(std::string_view name, std::string_view value) {
-  check_name<HTTPOutputError>(name, "name");
-  check_value<HTTPOutputError>(value, "value");
-  const std::size_t found = find(name);
+  // The name is checked by append_value<true> if new; if found, it equals a stored one but
+  // for ASCII case, so it is a token too.
+  if (!value_is_clean(value)) [[unlikely]] {
+    check_output_field(name, value);
+  }
+  const std::size_t found = entries_.size() == 0 ? kNotFound : find_head(name);
   if (found == kNotFound) {
-    append_value(name, value);
+    append_value<true>(name, value);
     ++pairs_;
     return;
   }
@@ -528,10 +575,17 @@ void HTTPHeaders::set(std::string_view name, std::string_view value) {
 }
 
 std::optional<std::string> HTTPHeaders::get(std::string_view name) const {
-  const std::size_t found = find(name);
+  const std::size_t found = entries_.size() == 0 ? kNotFound : find_head(name);
   if (found == kNotFound) return std::nullopt;
   const Entry& head = entries_[found];
-  if (head.next == kNone) return std::string(value_of(head));
+  if (head.next != kNone) [[unlikely]] {
+    return join_values(found);
+  }
+  return std::optional<std::string>(std::in_place, bytes_.data() + head.value, head.value_size);
+}
+
+std::string HTTPHeaders::join_values(std::size_t found) const {
+  const Entry& head = entries_[found];
   std::size_t total = 0;
   for (std::uint32_t i = static_cast<std::uint32_t>(found); i != kNone; i = entries_[i].next) {
     total += entries_[i].value_size + 1;
@@ -596,10 +650,13 @@ void HTTPHeaders::compact_if_sparse() {
 }
 
 void HTTPHeaders::compact() {
-  Buffer<Entry> entries;
-  entries.reserve(entries_.size() - erased_);
-  Buffer<char> bytes;
-  bytes.reserve(bytes_.size() - dead_bytes_);
+  const std::size_t entry_count = entries_.size() - erased_;
+  const std::size_t byte_count = bytes_.size() - dead_bytes_;
+  void* block = entry_count + byte_count == 0
+                    ? nullptr
+                    : detail::small_allocate(entry_count * sizeof(Entry) + byte_count);
+  Span<Entry> entries(static_cast<Entry*>(block), 0, entry_count);
+  Span<char> bytes(static_cast<char*>(block) + entry_count * sizeof(Entry), 0, byte_count);
   auto copy_text = [&](std::uint32_t offset, std::uint32_t size) {
     const auto at = static_cast<std::uint32_t>(bytes.size());
     if (size != 0) std::memcpy(bytes.extend(size), bytes_.data() + offset, size);
@@ -626,8 +683,9 @@ void HTTPHeaders::compact() {
     }
     if (previous != first) entries[first].last = previous;
   }
-  entries_ = std::move(entries);
-  bytes_ = std::move(bytes);
+  free_block();
+  entries_ = entries;
+  bytes_ = bytes;
   erased_ = 0;
   dead_bytes_ = 0;
   index_.reset();  // without an index lookups scan, which is right if slower

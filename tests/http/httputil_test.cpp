@@ -345,8 +345,8 @@ TEST(HTTPUtilTest, AddingAPairViewedFromTheSameHeadersIsSafe) {
   EXPECT_EQ(h.get("Source"), std::string(200, 'l'));
 }
 
-TEST(HTTPUtilTest, HeadersAreSmallAndAParsedHeadTakesTwoBlocks) {
-  EXPECT_LE(sizeof(HTTPHeaders), 64u);
+TEST(HTTPUtilTest, HeadersAreSmallAndAParsedHeadHasNoSpareRoom) {
+  EXPECT_LE(sizeof(HTTPHeaders), 56u);
   const Pairs fields = {{"Host", "example.com:8888"},
                         {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101"},
                         {"Accept", "text/html,application/xhtml+xml"},
@@ -453,6 +453,168 @@ TEST(HTTPUtilTest, AddRejectsBadNamesAndControlCharactersInValues) {
   expect_output_error([&] { h.set("X", "a\0b"s); }, "NUL");
   h.add("X", "tab\tinside and obs-text \xff");
   EXPECT_EQ(h.get("x"), "tab\tinside and obs-text \xff");
+}
+
+// Http-Header-Case a byte at a time, as Tornado's `_normalize_header` does it: the model for the
+// word-at-a-time writer.
+std::string header_case_model(std::string_view name) {
+  std::string out(name);
+  bool word_start = true;
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) c = static_cast<char>(word_start ? std::toupper(u) : std::tolower(u));
+    word_start = c == '-';
+  }
+  return out;
+}
+
+TEST(HTTPUtilTest, NamesOfEveryLengthAreWrittenInHttpHeaderCase) {
+  std::mt19937 random(2024);
+  // Mostly letters and dashes (dashes first, last and doubled too), some digits and other token
+  // characters, which take the byte-at-a-time path.
+  constexpr std::string_view kAlphabet = "abcXYZ-----019_.!~^`";
+  for (std::size_t length = 1; length <= 40; ++length) {
+    for (int round = 0; round < 20; ++round) {
+      std::string name;
+      for (std::size_t i = 0; i < length; ++i) name += kAlphabet[random() % kAlphabet.size()];
+      const std::string expected = header_case_model(name);
+      EXPECT_EQ(normalize_header(name), expected);
+
+      HTTPHeaders added;
+      added.add("Before", "b");
+      added.add(name, "1");
+      HTTPHeaders validated;
+      detail::HTTPHeadersAccess::add_validated(validated, name, "1");
+      HTTPHeaders set;
+      set.set(name, "1");
+      HTTPHeaders parsed;
+      parsed.parse_line(name + ": 1\r\n");
+      EXPECT_EQ(all_pairs(added), (Pairs{{"Before", "b"}, {expected, "1"}})) << name;
+      EXPECT_EQ(all_pairs(validated), (Pairs{{expected, "1"}})) << name;
+      EXPECT_EQ(all_pairs(set), (Pairs{{expected, "1"}})) << name;
+      EXPECT_EQ(all_pairs(parsed), (Pairs{{expected, "1"}})) << name;
+
+      // Found in any case; a later value joins the first.
+      std::string other_case = name;
+      for (char& c : other_case) {
+        if (random() % 2 == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      added.add(other_case, "2");
+      EXPECT_EQ(added.get(name), "1,2") << name;
+      EXPECT_EQ(added.size(), 3u);
+    }
+  }
+}
+
+TEST(HTTPUtilTest, LookupsMatchOnlyLettersWithoutRegardToCase) {
+  // '^' and '~' (both token characters) differ by the case bit alone, as do '_' and DEL.
+  for (const std::string_view base :
+       {"^", "A^", "Ab^c", "X-Ab^cd", "X-Name-^", "X-Longer-Name^xyz"}) {
+    HTTPHeaders h;
+    h.add(base, "v");
+    std::string tilde(base);
+    std::replace(tilde.begin(), tilde.end(), '^', '~');
+    EXPECT_FALSE(h.contains(tilde)) << base;
+    std::string underscore(base);
+    std::replace(underscore.begin(), underscore.end(), '^', '_');
+    h.add(underscore, "u");
+    std::string del(base);
+    std::replace(del.begin(), del.end(), '^', '\x7f');
+    EXPECT_FALSE(h.contains(del)) << base;
+    std::string lower(base);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_TRUE(h.contains(lower)) << base;
+    h.add(tilde, "w");
+    EXPECT_EQ(h.get(base), "v");
+    EXPECT_EQ(h.get(tilde), "w");
+  }
+  HTTPHeaders h;
+  h.add("Content-Length", "1");
+  EXPECT_FALSE(h.contains("Content-Lengti"));
+  EXPECT_FALSE(h.contains("Bontent-Length"));
+  EXPECT_FALSE(h.contains("Content\rLength"));  // '-' and CR differ by the case bit
+  EXPECT_TRUE(h.contains("CONTENT-LENGTH"));
+}
+
+TEST(HTTPUtilTest, AFailedAddOrSetChangesNothing) {
+  for (std::size_t length = 1; length <= 24; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (const char bad : {' ', ':', '\xff', '\x7f', '@'}) {
+        std::string name(length, 'a');
+        name[at] = bad;
+        HTTPHeaders empty;
+        expect_output_error([&] { empty.add(name, "v"); },
+                            bad == ' ' ? "white space" : "bad character");
+        EXPECT_TRUE(empty.empty());
+        EXPECT_EQ(detail::HTTPHeadersAccess::heap_bytes(empty), 0u);
+        HTTPHeaders h;
+        h.add("Kept", "k");
+        expect_output_error([&] { h.add(name, "v"); },
+                            bad == ' ' ? "white space" : "bad character");
+        expect_output_error([&] { h.set(name, "v"); },
+                            bad == ' ' ? "white space" : "bad character");
+        // The name is checked before the value.
+        expect_output_error([&] { h.add(name, "a\nb"); },
+                            bad == ' ' ? "white space" : "bad character");
+        EXPECT_EQ(all_pairs(h), (Pairs{{"Kept", "k"}}));
+        EXPECT_EQ(h.size(), 1u);
+      }
+    }
+  }
+  HTTPHeaders h;
+  expect_output_error([&] { h.add(std::string(1000, 'a') + " ", "v"); }, "white space");
+  expect_output_error([&] { h.add("", "a\nb"); }, "empty name");
+  EXPECT_EQ(detail::HTTPHeadersAccess::heap_bytes(h), 0u);
+}
+
+TEST(HTTPUtilTest, ValuesOfEveryLengthAreCheckedAndKeptExactly) {
+  for (std::size_t length = 0; length <= 40; ++length) {
+    std::string value;
+    for (std::size_t i = 0; i < length; ++i) value += static_cast<char>('!' + i % 90);
+    HTTPHeaders h;
+    h.add("V", value);
+    h.set("W", value);
+    EXPECT_EQ(h.get("v"), value);
+    EXPECT_EQ(h.get("w"), value);
+    for (std::size_t at = 0; at < length; ++at) {
+      for (const char control : {'\0', '\r', '\n', '\x1f', '\x7f'}) {
+        std::string bad = value;
+        bad[at] = control;
+        HTTPHeaders g;
+        EXPECT_THROW(g.add("X", bad), HTTPOutputError) << length << " " << at;
+        EXPECT_THROW(g.set("X", bad), HTTPOutputError) << length << " " << at;
+        EXPECT_TRUE(g.empty());
+      }
+      std::string tabbed = value;
+      tabbed[at] = '\t';
+      h.set("T", tabbed);
+      EXPECT_EQ(h.get("T"), tabbed);
+    }
+  }
+}
+
+TEST(HTTPUtilTest, AHeadGrowsPastWhatWasReserved) {
+  HTTPHeaders h;
+  detail::HTTPHeadersAccess::reserve(h, 1, 10);
+  Pairs expected;
+  for (int i = 0; i < 40; ++i) {
+    const std::string name = numbered("Field-", i % 25);
+    const std::string value(static_cast<std::size_t>(i), 'v');
+    detail::HTTPHeadersAccess::add_validated(h, name, value);
+    if (i < 25) expected.emplace_back(name, value);
+  }
+  for (int i = 25; i < 40; ++i) {
+    auto at = std::find_if(expected.begin(), expected.end(), [&](const auto& pair) {
+      return pair.first == numbered("Field-", i % 25);
+    });
+    expected.insert(at + 1,
+                    {numbered("Field-", i % 25), std::string(static_cast<std::size_t>(i), 'v')});
+  }
+  EXPECT_EQ(all_pairs(h), expected);
+  const HTTPHeaders copy = h;
+  EXPECT_EQ(all_pairs(copy), expected);
+  // A copy has no spare room.
+  EXPECT_LT(detail::HTTPHeadersAccess::heap_bytes(copy), detail::HTTPHeadersAccess::heap_bytes(h));
 }
 
 TEST(HTTPUtilTest, ParseReadsCrlfAndBareLfLinesAndStripsValues) {

@@ -140,17 +140,16 @@ class HTTPHeaders {
  private:
   friend struct detail::HTTPHeadersAccess;  // the HTTP/1.1 codec adds fields it has validated
 
-  // A growable array of a trivially copyable type, sized in 32 bits (16 bytes where a vector
-  // takes 24), its blocks from the per-thread small-block cache. Throws std::length_error past
-  // 4 GiB.
+  // An array of a trivially copyable type in part of a block that the headers own, sized in 32
+  // bits (16 bytes where a vector takes 24).
   template <class T>
-  class Buffer {
+  class Span {
    public:
-    Buffer() noexcept = default;
-    Buffer(const Buffer& other);
-    Buffer(Buffer&& other) noexcept;
-    Buffer& operator=(Buffer other) noexcept;
-    ~Buffer();
+    Span() noexcept = default;
+    Span(T* data, std::size_t size, std::size_t capacity) noexcept
+        : data_(data),
+          size_(static_cast<std::uint32_t>(size)),
+          capacity_(static_cast<std::uint32_t>(capacity)) {}
 
     T* data() noexcept { return data_; }
     const T* data() const noexcept { return data_; }
@@ -158,11 +157,7 @@ class HTTPHeaders {
     std::size_t capacity() const noexcept { return capacity_; }
     T& operator[](std::size_t i) noexcept { return data_[i]; }
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
-    // Room for `n` elements in all, exactly.
-    void reserve(std::size_t n);
-    // Room for `n` more elements, growing geometrically.
-    void make_room(std::size_t n);
-    // Adds `n` elements, uninitialized, after make_room(n); returns the first.
+    // Adds `n` elements, uninitialized, within the capacity; returns the first.
     T* extend(std::size_t n) noexcept {
       T* first = data_ + size_;
       size_ += static_cast<std::uint32_t>(n);
@@ -209,8 +204,15 @@ class HTTPHeaders {
   }
   // The head of `name`, or kNotFound.
   std::size_t find(std::string_view name) const;
-  // Adds `value` to the values of `name` (made if new), unchecked.
+  std::size_t find_head(std::string_view name) const;  // the same, inlined in the hot paths
+  // The values of the head `found` (which has several) joined with ','.
+  std::string join_values(std::size_t found) const;
+  // Adds `value` to the values of `name` (made if new), unchecked but for the name's token
+  // characters if `kCheckName` (HTTPOutputError).
+  template <bool kCheckName>
   void append_value(std::string_view name, std::string_view value);
+  // Whether `entries` more entries and `bytes` more bytes fit without growing.
+  bool has_room(std::size_t entries, std::size_t bytes) const noexcept;
   // Room for `entries` more entries and the bytes of `a` and `b`, which are moved along if they
   // point into `bytes_` and it moves. Throws before anything changes.
   void make_room(std::size_t entries, std::string_view& a, std::string_view& b);
@@ -225,9 +227,21 @@ class HTTPHeaders {
   void compact();
   void build_index();
 
+  // The bytes of the block from the per-thread small-block cache that holds `entries_` then
+  // `bytes_` (one allocation for a head, not two), or 0 if none.
+  std::size_t block_size() const noexcept {
+    return entries_.capacity() * sizeof(Entry) + bytes_.capacity();
+  }
+  // Moves entries and bytes to a new block of these capacities (at least their sizes). Throws
+  // std::length_error past 4 GiB of either, before anything changes.
+  void reallocate(std::size_t entry_capacity, std::size_t byte_capacity);
+  // Room for `entries` more entries and `bytes` more bytes, growing geometrically.
+  void grow(std::size_t entries, std::size_t bytes);
+  void free_block() noexcept;
+
   // About 56 bytes: an idle WebSocket keeps its handshake's headers for its whole life.
-  Buffer<Entry> entries_;
-  Buffer<char> bytes_;
+  Span<Entry> entries_;           // at the start of the block, which it owns
+  Span<char> bytes_;              // after the entries' capacity
   std::unique_ptr<Index> index_;  // null while entries are few
   std::uint32_t pairs_ = 0;
   std::uint32_t erased_ = 0;      // entries marked kErased
