@@ -1,6 +1,10 @@
 # Warnings and sanitizers shared by every squall target.
 add_library(squall_options INTERFACE)
-target_compile_options(squall_options INTERFACE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+# The libraries are position-independent (they may go into a shared object), but nothing relies on
+# interposing their own functions: -fno-semantic-interposition lets GCC inline and call directly
+# within a file, as it would in an executable.
+target_compile_options(squall_options INTERFACE -Wall -Wextra -Wpedantic -Wno-unused-parameter
+                                                -fno-semantic-interposition)
 if(SQUALL_SANITIZE)
   list(JOIN SQUALL_SANITIZE "," _squall_sanitizers)
   target_compile_options(squall_options INTERFACE -fsanitize=${_squall_sanitizers} -fno-omit-frame-pointer

@@ -39,6 +39,7 @@ struct CacheReleaser {
       tls_cache.count[c] = 0;
     }
     tls_cache.released = true;
+    tls_cache.releaser_registered = false;
   }
 };
 
@@ -61,17 +62,38 @@ void* small_allocate(std::size_t size) {
   return ::operator new((c + 1) * kGranule);  // the class's full size: blocks are interchangeable
 }
 
-void small_deallocate(void* block, std::size_t size) noexcept {
-  std::size_t c = (size - 1) / kGranule;
+namespace {
+
+// The rare cases of small_deallocate, out of line so that its common path saves no registers:
+// a block too large for the cache, a full class, the thread's first free (which registers the
+// releaser) and frees during thread exit.
+[[gnu::noinline, gnu::cold]] void deallocate_slow(void* block, std::size_t c) noexcept {
   if (c >= kClasses || tls_cache.released || tls_cache.count[c] >= max_cached(c)) {
     ::operator delete(block);
     return;
   }
-  if (!tls_cache.releaser_registered) register_releaser();
+  register_releaser();
   auto* free_block = static_cast<FreeBlock*>(block);
   free_block->next = tls_cache.head[c];
   tls_cache.head[c] = free_block;
   ++tls_cache.count[c];
+}
+
+}  // namespace
+
+void small_deallocate(void* block, std::size_t size) noexcept {
+  const std::size_t c = (size - 1) / kGranule;
+  // (`releaser_registered` is false again once the thread exits, so frees then take the slow
+  // path, which deletes.)
+  if (c < kClasses && tls_cache.releaser_registered && tls_cache.count[c] < max_cached(c))
+      [[likely]] {
+    auto* free_block = static_cast<FreeBlock*>(block);
+    free_block->next = tls_cache.head[c];
+    tls_cache.head[c] = free_block;
+    ++tls_cache.count[c];
+    return;
+  }
+  deallocate_slow(block, c);
 }
 
 }  // namespace squall::detail

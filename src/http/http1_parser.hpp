@@ -34,6 +34,16 @@ struct HTTPHeadersAccess {
     if (found == HTTPHeaders::kNotFound) return std::nullopt;
     return headers.value_of(headers.entries_[found]);
   }
+  /// The value of `name` if it has exactly one (a view valid until `headers` changes); nullopt if
+  /// it has none or several.
+  static std::optional<std::string_view> only_value(const HTTPHeaders& headers,
+                                                    std::string_view name) {
+    const std::size_t found = headers.find(name);
+    if (found == HTTPHeaders::kNotFound) return std::nullopt;
+    const HTTPHeaders::Entry& entry = headers.entries_[found];
+    if (entry.next != HTTPHeaders::kNone) return std::nullopt;
+    return headers.value_of(entry);
+  }
   /// Calls `fn(name, value)` for each field in iteration order, without the iterator's steps.
   template <class Fn>
   static void for_each_field(const HTTPHeaders& headers, Fn&& fn) {

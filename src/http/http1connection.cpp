@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
+#include <cstring>
 #include <ctime>
 #include <string_view>
 #include <vector>
 
+#include "http/header_words.hpp"
 #include "http/http1_parser.hpp"
 #include "http/text.hpp"
 #include "spdlog/spdlog.h"
@@ -173,8 +175,20 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
         loop(&IOLoop::current()) {}
 
   Future<void> serve(HTTPServerConnectionDelegate& server_delegate);
-  // Serves one request whose head is parsed; false to close the connection.
-  Future<bool> serve_request(HTTPServerConnectionDelegate& server_delegate);
+  // How serve_request left the exchange.
+  enum class Served : std::uint8_t { kKeepAlive, kClose, kPending };
+  // Serves one request whose head is parsed, as far as it can without waiting: a request without
+  // a body whose response is written at once (the usual case) is over when this returns, without
+  // a coroutine. kPending: the rest is for finish_request, with the Future to wait for first, if
+  // any, in `wait`, and `finished` telling whether the delegate's finish() was called already.
+  Served serve_request(HTTPServerConnectionDelegate& server_delegate,
+                       std::optional<Future<void>>& wait, bool& finished);
+  // The rest of a request serve_request left pending; false to close the connection.
+  Future<bool> finish_request(std::optional<Future<void>> wait, bool finished);
+  // Calls the delegate's finish(): false if it threw (logged).
+  bool finish_delegate() noexcept;
+  // The exchange is over once its response is: whether the connection goes on.
+  bool complete_exchange();
   Future<bool> read_fixed_body(std::uint64_t length);
   Future<bool> read_chunked_body();
   // Gives a piece of body to the delegate (inflating it first with gzip); throws BodyTooLarge.
@@ -267,6 +281,9 @@ struct HTTP1ServerConnection::Core : std::enable_shared_from_this<Core> {
   std::unique_ptr<GzipInflater> inflater;
   std::optional<Future<void>> response_wait;
   std::uint64_t body_bytes = 0;
+  std::uint64_t content_length = 0;  // of the request in flight, with kContentLength framing
+  http1::BodyFraming framing = http1::BodyFraming::kNone;
+  bool expect_continue = false;
   bool in_flight = false;
   bool close_notified = false;
   bool started = false;
@@ -347,32 +364,24 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   if (has_forbidden_char(start_line.reason)) {
     throw HTTPOutputError("CR, LF or NUL in the reason phrase");
   }
-  // One pass over the headers writes them and notes those that shape the framing; an invalid
-  // Content-Length takes back everything this call wrote.
-  std::string scratch;
-  std::string& out = detached_ ? scratch : core_->out;
-  const std::size_t rollback = out.size();
-  if (out.capacity() < 512) take_output_buffer(out);
-  out.append("HTTP/1.1 "sv);
-  append_decimal(out, static_cast<std::uint64_t>(code));
-  out.push_back(' ');
-  if (!start_line.reason.empty()) {
-    out.append(start_line.reason);
-  } else {
-    std::string_view phrase = httputil::reason_phrase(code);
-    out.append(phrase.empty() ? std::string_view("Unknown") : phrase);
+  std::string_view reason = start_line.reason;
+  if (reason.empty()) {
+    reason = httputil::reason_phrase(code);
+    if (reason.empty()) reason = "Unknown";
   }
-  out.append("\r\n"sv);
+  // A first pass notes the fields that shape the framing and sums the head's size; the second
+  // writes it in one piece. (HTTPHeaders refuses unsafe names and values as they are added, with
+  // HTTPOutputError, so they are written as they are.)
   bool has_length = false;
   bool has_transfer_encoding = false;
   bool has_date = false;
   bool response_close = false;
-  std::uint64_t content_length = 0;
-  // HTTPHeaders refuses unsafe names and values as they are added (HTTPOutputError), so they
-  // are written as they are.
   bool bad_length = false;
+  std::uint64_t content_length = 0;
+  std::size_t fields_size = 0;
   detail::HTTPHeadersAccess::for_each_field(
       headers, [&](std::string_view name, std::string_view value) {
+        fields_size += name.size() + value.size() + 4;
         switch (name.size()) {
           case 4:
             has_date = has_date || iequals(name, "Date");
@@ -393,12 +402,8 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
           default:
             break;
         }
-        out.append(name).append(": "sv).append(value).append("\r\n"sv);
       });
-  if (bad_length) {
-    out.resize(rollback);
-    throw HTTPOutputError("invalid Content-Length in the response headers");
-  }
+  if (bad_length) throw HTTPOutputError("invalid Content-Length in the response headers");
   headers_written_ = true;
   if (detached_) return;  // the exchange is over: nothing goes out
 
@@ -410,15 +415,57 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
     expected_remaining_ = content_length;
   }
   // Keep-alive, as the request asked, the server allows, and the body's framing permits.
-  bool delimited = bodiless || has_length || chunking_;
-  bool keep = request_keep_alive_ && !core_->params.no_keep_alive && !core_->close_requested &&
-              !response_close && delimited;
+  const bool delimited = bodiless || has_length || chunking_;
+  const bool keep = request_keep_alive_ && !core_->params.no_keep_alive &&
+                    !core_->close_requested && !response_close && delimited;
   if (!keep) core_->close_after = true;
-  if (!has_date) out.append("Date: "sv).append(http_date_now()).append("\r\n"sv);
-  if (chunking_) out.append("Transfer-Encoding: chunked\r\n"sv);
-  if (keep && http10_) out.append("Connection: keep-alive\r\n"sv);
-  if (!keep && !response_close && !http10_) out.append("Connection: close\r\n"sv);
-  out.append("\r\n"sv);
+
+  constexpr std::string_view kDate = "Date: ";
+  constexpr std::string_view kChunked = "Transfer-Encoding: chunked\r\n";
+  constexpr std::string_view kKeepAlive = "Connection: keep-alive\r\n";
+  constexpr std::string_view kClose = "Connection: close\r\n";
+  const std::string_view date = has_date ? std::string_view() : http_date_now();
+  const bool add_keep_alive = keep && http10_;
+  const bool add_close = !keep && !response_close && !http10_;
+  char status_digits[4];
+  const auto status_end = std::to_chars(status_digits, status_digits + 4, code).ptr;
+  const auto status_size = static_cast<std::size_t>(status_end - status_digits);
+  const std::size_t size =
+      9 + status_size + 1 + reason.size() + 2 + fields_size +
+      (has_date ? 0 : kDate.size() + date.size() + 2) + (chunking_ ? kChunked.size() : 0) +
+      (add_keep_alive ? kKeepAlive.size() : 0) + (add_close ? kClose.size() : 0) + 2;
+  std::string& out = core_->out;
+  if (out.capacity() < 512) take_output_buffer(out);
+  const std::size_t at = out.size();
+  out.resize(at + size);
+  char* p = out.data() + at;
+  auto put = [&p](std::string_view piece) {
+    header_words::copy_bytes(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  put("HTTP/1.1 "sv);
+  put(std::string_view(status_digits, status_size));
+  *p++ = ' ';
+  put(reason);
+  put("\r\n"sv);
+  detail::HTTPHeadersAccess::for_each_field(headers,
+                                            [&](std::string_view name, std::string_view value) {
+                                              put(name);
+                                              *p++ = ':';
+                                              *p++ = ' ';
+                                              put(value);
+                                              *p++ = '\r';
+                                              *p++ = '\n';
+                                            });
+  if (!has_date) {
+    put(kDate);
+    put(date);
+    put("\r\n"sv);
+  }
+  if (chunking_) put(kChunked);
+  if (add_keep_alive) put(kKeepAlive);
+  if (add_close) put(kClose);
+  put("\r\n"sv);
   if (!chunk.empty()) write_body(chunk);
   if (!core_->dispatching) core_->schedule_flush();
 }
@@ -697,7 +744,11 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
         break;
       }
       clear_deadline();
-      if (!co_await serve_request(server_delegate)) break;
+      std::optional<Future<void>> wait;
+      bool finished = false;
+      const Served served = serve_request(server_delegate, wait, finished);
+      if (served == Served::kClose) break;
+      if (served == Served::kPending && !co_await finish_request(std::move(wait), finished)) break;
       // Backpressure for pipelined requests: a client that does not read its responses stops
       // being read.
       if (out.size() >= kFlushThreshold) flush_out();
@@ -739,13 +790,12 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
   co_return;
 }
 
-Future<bool> HTTP1ServerConnection::Core::serve_request(
-    HTTPServerConnectionDelegate& server_delegate) {
+HTTP1ServerConnection::Core::Served HTTP1ServerConnection::Core::serve_request(
+    HTTPServerConnectionDelegate& server_delegate, std::optional<Future<void>>& wait,
+    bool& finished) {
   // Copy the head out of the stream's buffer before that buffer moves on.
-  RequestStartLine start_line;
-  start_line.method.assign(head.method);
-  start_line.path.assign(head.target);
-  start_line.version = head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  RequestStartLine start_line{std::string(head.method), std::string(head.target),
+                              head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1"};
   HTTPHeaders headers;
   std::size_t header_bytes = 0;
   for (const http1::HeaderField& field : head.headers) {
@@ -755,9 +805,9 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
   for (const http1::HeaderField& field : head.headers) {
     detail::HTTPHeadersAccess::add_validated(headers, field.name, field.value);
   }
-  const http1::BodyFraming framing = head.framing;
-  const std::uint64_t content_length = head.content_length;
-  const bool expect_continue = head.expect_continue;
+  framing = head.framing;
+  content_length = head.content_length;
+  expect_continue = head.expect_continue;
   const bool is_head = head.method == "HEAD";
   current = std::allocate_shared<RequestConnection>(detail::SmallAllocator<RequestConnection>(),
                                                     shared_from_this(), head.version_minor == 0,
@@ -779,20 +829,56 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
 
   try {
     delegate = server_delegate.start_request(*owner, current);
-    std::optional<Future<void>> wait = delegate->headers_received(start_line, headers);
-    if (wait) {
-      suspend();
-      co_await *wait;
-      dispatching = true;
-    }
+    wait = delegate->headers_received(start_line, headers);
   } catch (const StreamClosedError&) {
     throw;
   } catch (...) {
     log::app_log().error("Uncaught exception in headers_received: {}",
                          log::describe(std::current_exception()));
-    co_return false;
+    return Served::kClose;
   }
-  if (!stream || stream->closed()) co_return false;
+  if (wait) return Served::kPending;
+  if (!stream || stream->closed()) return Served::kClose;
+  if (!body_done) return Served::kPending;
+  finished = true;
+  if (!finish_delegate()) return Served::kClose;
+  if (!current->finished()) return Served::kPending;
+  return complete_exchange() ? Served::kKeepAlive : Served::kClose;
+}
+
+bool HTTP1ServerConnection::Core::finish_delegate() noexcept {
+  try {
+    delegate->finish();
+    return true;
+  } catch (...) {
+    log::app_log().error("Uncaught exception in finish: {}",
+                         log::describe(std::current_exception()));
+    return false;
+  }
+}
+
+bool HTTP1ServerConnection::Core::complete_exchange() {
+  const bool keep = !close_after;
+  end_exchange();
+  return keep && stream && !stream->closed();
+}
+
+Future<bool> HTTP1ServerConnection::Core::finish_request(std::optional<Future<void>> wait,
+                                                         bool finished) {
+  if (wait) {
+    try {
+      suspend();
+      co_await *wait;
+      dispatching = true;
+    } catch (const StreamClosedError&) {
+      throw;
+    } catch (...) {
+      log::app_log().error("Uncaught exception in headers_received: {}",
+                           log::describe(std::current_exception()));
+      co_return false;
+    }
+    if (!stream || stream->closed()) co_return false;
+  }
 
   if (!body_done) {
     if (current->finished()) co_return false;  // answered before the body: cannot go on
@@ -825,13 +911,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
     body_done = true;
   }
 
-  try {
-    delegate->finish();
-  } catch (...) {
-    log::app_log().error("Uncaught exception in finish: {}",
-                         log::describe(std::current_exception()));
-    co_return false;
-  }
+  if (!finished && !finish_delegate()) co_return false;
   if (!current->finished()) {
     response_wait.emplace();
     suspend();
@@ -839,9 +919,7 @@ Future<bool> HTTP1ServerConnection::Core::serve_request(
     dispatching = true;
     if (!current || !current->finished()) co_return false;  // the connection closed first
   }
-  bool keep = !close_after;
-  end_exchange();
-  co_return keep&& stream && !stream->closed();
+  co_return complete_exchange();
 }
 
 std::optional<Future<void>> HTTP1ServerConnection::Core::deliver(std::string_view piece) {

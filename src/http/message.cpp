@@ -4,12 +4,13 @@
 
 #include <algorithm>
 
+#include "http/http1_parser.hpp"
+#include "http/text.hpp"
+
 namespace squall {
 namespace {
 
-char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
-}
+using http_text::ascii_lower;
 
 bool starts_with_scheme(std::string_view uri, std::string_view scheme) {
   if (uri.size() < scheme.size()) return false;
@@ -28,6 +29,18 @@ HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std:
       version(std::move(version_)),
       headers(std::move(headers_)),
       body(std::move(body_)) {
+  parse_target();
+}
+
+HTTPServerRequest::HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers_)
+    : method(start_line.method),
+      uri(start_line.path),
+      version(start_line.version),
+      headers(std::move(headers_)) {
+  parse_target();
+}
+
+void HTTPServerRequest::parse_target() {
   std::optional<std::string> authority;
   // Absolute form (RFC 9112 §3.2.2): the target's authority is the host, and the rest the path.
   for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
@@ -53,8 +66,10 @@ HTTPServerRequest::HTTPServerRequest(std::string method_, std::string uri_, std:
   }
   if (authority) {
     host = std::move(*authority);
-  } else if (auto value = headers.get("Host")) {
-    host = std::move(*value);
+  } else if (auto value = detail::HTTPHeadersAccess::only_value(headers, "Host")) {
+    host.assign(*value);  // (the usual case: one Host field, no copy to join)
+  } else if (auto joined = headers.get("Host")) {
+    host = std::move(*joined);
   }
   if (host.empty()) host = "127.0.0.1";
   // The host without its port, lower-cased (httputil::split_host_and_port's rule: a port is

@@ -48,8 +48,7 @@ class Dispatcher final : public HTTPMessageDelegate, public squall::detail::Smal
   std::optional<Future<void>> headers_received(const RequestStartLine& start_line,
                                                HTTPHeaders& headers) override {
     request_ = std::allocate_shared<HTTPServerRequest>(
-        squall::detail::SmallAllocator<HTTPServerRequest>(), start_line.method, start_line.path,
-        start_line.version, std::move(headers));
+        squall::detail::SmallAllocator<HTTPServerRequest>(), start_line, std::move(headers));
     const HTTP1ConnectionContext& context = server_conn_.context();
     request_->remote_ip = context.remote_ip;
     request_->protocol = context.protocol;

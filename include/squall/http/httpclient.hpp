@@ -83,10 +83,10 @@ struct HTTPRequest {
   /// then the empty line), as Tornado's `header_callback`. Neither callback sees interim (1xx)
   /// responses, nor a redirect that is followed (whose body is dropped).
   std::function<void(std::string_view line)> header_callback;
-  std::optional<bool> validate_cert;  // default true
-  std::optional<std::string> ca_certs;      // PEM file; default: the system's
-  std::optional<std::string> client_cert;   // PEM file of a client certificate
-  std::optional<std::string> client_key;    // its key (default: in client_cert)
+  std::optional<bool> validate_cert;       // default true
+  std::optional<std::string> ca_certs;     // PEM file; default: the system's
+  std::optional<std::string> client_cert;  // PEM file of a client certificate
+  std::optional<std::string> client_key;   // its key (default: in client_cert)
   /// Any method, and a body with any method.
   bool allow_nonstandard_methods = false;
   /// Sends `Expect: 100-continue` and waits for the interim response before the body: for at

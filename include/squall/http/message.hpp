@@ -109,6 +109,9 @@ class HTTPServerRequest {
   /// its authority is the host. Sets `start_time` to now.
   HTTPServerRequest(std::string method, std::string uri, std::string version = "HTTP/1.1",
                     HTTPHeaders headers = {}, std::string body = {});
+  /// The same from a request line as a server parsed it (Tornado's `start_line` argument), with
+  /// the headers moved in and no body yet.
+  HTTPServerRequest(const RequestStartLine& start_line, HTTPHeaders&& headers);
 
   std::string method;
   std::string uri;    // the request-target as sent: path and query
@@ -149,6 +152,9 @@ class HTTPServerRequest {
  private:
   using CookieMap = std::map<std::string, std::string>;
 
+  // The constructors' common part: path, query, arguments and host from `uri` and `headers`.
+  void parse_target();
+
   // The parsed cookies behind a pointer, made on first use: a request kept as long as its
   // WebSocket should stay small. Copies as the map would.
   class CookieCache {
@@ -177,7 +183,8 @@ class HTTPServerRequest {
 class HTTPMessageDelegate {
  public:
   virtual ~HTTPMessageDelegate() = default;
-  /// The head of a request (on a server). `headers` may be moved from.
+  /// The head of a request (on a server). `headers` may be moved from; both arguments live only
+  /// during the call.
   virtual std::optional<Future<void>> headers_received(const RequestStartLine& start_line,
                                                        HTTPHeaders& headers);
   /// The head of a response (on a client).
