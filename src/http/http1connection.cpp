@@ -427,11 +427,8 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   const std::string_view date = has_date ? std::string_view() : http_date_now();
   const bool add_keep_alive = keep && http10_;
   const bool add_close = !keep && !response_close && !http10_;
-  char status_digits[4];
-  const auto status_end = std::to_chars(status_digits, status_digits + 4, code).ptr;
-  const auto status_size = static_cast<std::size_t>(status_end - status_digits);
   const std::size_t size =
-      9 + status_size + 1 + reason.size() + 2 + fields_size +
+      9 + 3 + 1 + reason.size() + 2 + fields_size +
       (has_date ? 0 : kDate.size() + date.size() + 2) + (chunking_ ? kChunked.size() : 0) +
       (add_keep_alive ? kKeepAlive.size() : 0) + (add_close ? kClose.size() : 0) + 2;
   std::string& out = core_->out;
@@ -444,7 +441,9 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
     p += piece.size();
   };
   put("HTTP/1.1 "sv);
-  put(std::string_view(status_digits, status_size));
+  *p++ = static_cast<char>('0' + code / 100);  // three digits: 100 to 999
+  *p++ = static_cast<char>('0' + code / 10 % 10);
+  *p++ = static_cast<char>('0' + code % 10);
   *p++ = ' ';
   put(reason);
   put("\r\n"sv);
@@ -731,12 +730,12 @@ Future<void> HTTP1ServerConnection::Core::serve(HTTPServerConnectionDelegate& se
           set_deadline(params.idle_connection_timeout, "idle");
           suspend();
           release_output();
-          co_await stream->fill_buffer(stream->read_buffer_size() + 1);
+          co_await stream->wait_buffered(stream->read_buffer_size() + 1);
           dispatching = true;
           continue;
         }
         suspend();
-        co_await stream->fill_buffer(stream->read_buffer_size() + 1);
+        co_await stream->wait_buffered(stream->read_buffer_size() + 1);
         dispatching = true;
       }
       if (status != http1::RequestParser::Status::kDone) {
@@ -950,7 +949,7 @@ Future<bool> HTTP1ServerConnection::Core::read_fixed_body(std::uint64_t length) 
     std::string_view data = stream->buffered();
     if (data.empty()) {
       suspend();
-      co_await stream->fill_buffer(1);
+      co_await stream->wait_buffered(1);
       dispatching = true;
       continue;
     }
@@ -1011,7 +1010,7 @@ Future<bool> HTTP1ServerConnection::Core::read_chunked_body() {
           throw BodyTooLarge{};
         }
         suspend();
-        co_await stream->fill_buffer(stream->read_buffer_size() + 1);
+        co_await stream->wait_buffered(stream->read_buffer_size() + 1);
         dispatching = true;
         break;
       case http1::ChunkedDecoder::Status::kDone:

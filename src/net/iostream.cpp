@@ -15,6 +15,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/loop_impl.hpp"
 #include "squall/util/log.hpp"
 
 namespace squall {
@@ -225,6 +226,35 @@ Future<std::size_t> IOStream::fill_buffer(std::size_t min_bytes) {
   return future;
 }
 
+void IOStream::wait_fill(std::size_t min_bytes, detail::PromiseBase* waiter) {
+  start_read(ReadKind::kFill);
+  read_target_ = min_bytes;
+  fill_waiter_ = waiter;
+  if (closed_) {
+    fail_pending(error_);
+  } else {
+    begin_read();
+  }
+}
+
+void IOStream::check_filled(std::size_t min_bytes) const {
+  if (read_buffer_.size() < min_bytes) throw StreamClosedError(error_);
+}
+
+void IOStream::forget_fill_waiter() noexcept {
+  // (Woken already, the resumption is queued: a frame goes only when its loop closes, which
+  // drops the queue too.)
+  if (fill_waiter_ == nullptr) return;
+  fill_waiter_ = nullptr;
+  read_kind_ = ReadKind::kNone;
+}
+
+void IOStream::wake_fill_waiter() noexcept {
+  detail::PromiseBase* waiter = std::exchange(fill_waiter_, nullptr);
+  read_kind_ = ReadKind::kNone;
+  detail::schedule_waiter(detail::ResumePromise{waiter}, nullptr);
+}
+
 void IOStream::consume(std::size_t n) {
   if (reading()) throw InvalidStateError("IOStream: consume while a read is pending");
   read_buffer_.consume(std::min(n, read_buffer_.size()));
@@ -300,6 +330,10 @@ bool IOStream::try_finish_read() {
     }
   }
   if (!size) return false;
+  if (fill_waiter_ != nullptr) {
+    wake_fill_waiter();  // the data stays buffered for the coroutine
+    return true;
+  }
   ReadKind kind = std::exchange(read_kind_, ReadKind::kNone);
   if (kind == ReadKind::kFill) {
     Future<std::size_t> future = std::move(*into_read_);
@@ -777,6 +811,7 @@ void IOStream::set_close_callback(detail::UniqueFunction<void()> callback) {
 // The Futures a closing stream fails are marked retrieved (as Tornado does): a coroutine that
 // awaits one still gets the error, but one that never will (its loop is closing) logs nothing.
 void IOStream::fail_pending(const std::exception_ptr& error) {
+  if (fill_waiter_ != nullptr) wake_fill_waiter();  // it finds the stream closed
   auto closed = std::make_exception_ptr(StreamClosedError(error));
   if (string_read_) {
     Future<std::string> future = std::move(*string_read_);

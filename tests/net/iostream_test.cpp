@@ -137,6 +137,76 @@ TEST_F(IOStreamTest, ThePeerClosingMidReadFailsTheReadWithStreamClosedError) {
   });
 }
 
+TEST_F(IOStreamTest, FillBufferWaitsForTheCountAndLeavesTheBytesBuffered) {
+  auto [a, b] = make_pair();
+  run_sync([&]() -> Future<void> {
+    Future<std::size_t> filled = b->fill_buffer(6);
+    co_await a->write("abc");
+    for (int i = 0; i < 5; ++i) co_await gen::moment;
+    EXPECT_FALSE(filled.done()) << "done with 3 of the 6 bytes";
+    co_await a->write("def");
+    EXPECT_EQ(co_await filled, 6u);
+    EXPECT_EQ(b->buffered(), "abcdef");
+    b->consume(4);
+    EXPECT_EQ(b->buffered(), "ef");
+  });
+}
+
+TEST_F(IOStreamTest, WaitBufferedResumesTheCoroutineOnceTheBytesAreBuffered) {
+  auto [a, b] = make_pair();
+  run_sync([&]() -> Future<void> {
+    bool resumed = false;
+    auto wait = [&]() -> Future<void> {
+      co_await b->wait_buffered(6);
+      resumed = true;
+    };
+    Future<void> waiting = wait();
+    co_await a->write("abc");
+    for (int i = 0; i < 5; ++i) co_await gen::moment;
+    EXPECT_FALSE(resumed) << "resumed with 3 of the 6 bytes";
+    EXPECT_THROW(static_cast<void>(b->read_bytes(1)), InvalidStateError) << "one read at a time";
+    co_await a->write("def");
+    co_await waiting;
+    EXPECT_TRUE(resumed);
+    EXPECT_EQ(b->buffered(), "abcdef");
+    co_await b->wait_buffered(3);  // enough is buffered: no wait
+    EXPECT_EQ(b->buffered(), "abcdef");
+    b->consume(6);
+    EXPECT_EQ(co_await b->read_bytes(0), "") << "the stream takes another read";
+  });
+}
+
+TEST_F(IOStreamTest, WaitBufferedThrowsStreamClosedErrorWhenThePeerClosesFirst) {
+  auto [a, b] = make_pair();
+  run_sync([&]() -> Future<void> {
+    auto wait = [&]() -> Future<void> { co_await b->wait_buffered(10); };
+    Future<void> waiting = wait();
+    co_await a->write("short");
+    a->close();
+    EXPECT_THROW(co_await waiting, StreamClosedError);
+    EXPECT_EQ(b->buffered(), "short") << "what arrived stays readable";
+    EXPECT_THROW(co_await b->wait_buffered(10), StreamClosedError) << "closed already";
+    co_await b->wait_buffered(5);  // but what is buffered is enough
+  });
+}
+
+TEST_F(IOStreamTest, ALoopClosedWhileACoroutineWaitsInWaitBufferedLeavesTheStreamAlone) {
+  auto [a, b] = make_pair();
+  bool resumed = false;
+  auto wait = [&]() -> Future<void> {
+    co_await b->wait_buffered(4);
+    resumed = true;
+  };
+  Future<void> waiting = wait();
+  EXPECT_FALSE(waiting.done());
+  EXPECT_TRUE(b->reading());
+  io_loop().close();  // destroys the suspended frame, which lets go of the stream
+  EXPECT_FALSE(resumed);
+  EXPECT_FALSE(b->reading()) << "the stream still holds the destroyed coroutine";
+  b->close();
+  EXPECT_FALSE(resumed);
+}
+
 TEST_F(IOStreamTest, OnlyOneReadAtATime) {
   auto [a, b] = make_pair();
   Future<std::string> first = b->read_bytes(1);

@@ -166,6 +166,14 @@ class IOStream {
   /// fails with StreamClosedError, even if some bytes are buffered; `buffered()` still shows
   /// them. `min_bytes` past `max_buffer_size` closes the stream with StreamBufferFullError.
   Future<std::size_t> fill_buffer(std::size_t min_bytes = 1);
+  /// What `wait_buffered` gives: an awaitable for squall coroutines (defined below).
+  class BufferWait;
+  /// As `fill_buffer`, for a squall coroutine that owns the stream: `co_await
+  /// stream.wait_buffered(n)` resumes it (from the loop) once `n` bytes are buffered, with no
+  /// Future in between; the HTTP/1.1 server's read loop waits so for every request. Throws
+  /// StreamClosedError if the stream closed with fewer than `n` bytes buffered. One read at a
+  /// time, as for the other reads.
+  BufferWait wait_buffered(std::size_t min_bytes = 1) noexcept;
   /// The bytes buffered for reading. The view is valid until the next read or `consume`.
   std::string_view buffered() const noexcept { return read_buffer_.view(); }
   /// Drops the first `n` buffered bytes (at most `read_buffer_size()`). Throws InvalidStateError
@@ -281,6 +289,13 @@ class IOStream {
   /// The bytes the pending read would take from the buffer now, or nothing.
   std::optional<std::size_t> satisfiable_size();
   void start_read(ReadKind kind);
+  // wait_buffered's steps: register the suspended coroutine, check on its resumption, and let go
+  // of it if its frame is destroyed first.
+  void wait_fill(std::size_t min_bytes, detail::PromiseBase* waiter);
+  void check_filled(std::size_t min_bytes) const;
+  void forget_fill_waiter() noexcept;
+  // Queues the coroutine waiting in wait_buffered for its resumption.
+  void wake_fill_waiter() noexcept;
   /// What to do right after a read was requested: satisfy it from the buffer or the descriptor,
   /// else wait for the loop.
   void begin_read();
@@ -308,6 +323,7 @@ class IOStream {
   std::size_t user_filled_ = 0;
   std::optional<Future<std::string>> string_read_;
   std::optional<Future<std::size_t>> into_read_;  // read_into and fill_buffer
+  detail::PromiseBase* fill_waiter_ = nullptr;     // wait_buffered's coroutine
 
   struct PendingWrite {
     std::uint64_t end;  // the write is flushed once bytes_written_ reaches this
@@ -354,6 +370,41 @@ class IOStream {
   // which saves two epoll_ctl calls per request/response exchange.
   bool read_paused_ = false;
 };
+
+class IOStream::BufferWait {
+ public:
+  BufferWait(IOStream& stream, std::size_t min_bytes) noexcept
+      : stream_(stream), min_bytes_(min_bytes) {}
+  BufferWait(const BufferWait&) = delete;
+  BufferWait& operator=(const BufferWait&) = delete;
+  ~BufferWait() {
+    if (waiting_) stream_.forget_fill_waiter();  // the frame went while suspended here
+  }
+
+  bool await_ready() const noexcept {
+    return stream_.closed() || stream_.read_buffer_size() >= min_bytes_;
+  }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> handle) {
+    static_assert(std::is_base_of_v<detail::PromiseBase, P>,
+                  "IOStream::wait_buffered is for squall coroutines");
+    stream_.wait_fill(min_bytes_, &handle.promise());
+    waiting_ = true;
+  }
+  void await_resume() {
+    waiting_ = false;
+    stream_.check_filled(min_bytes_);
+  }
+
+ private:
+  IOStream& stream_;
+  std::size_t min_bytes_;
+  bool waiting_ = false;
+};
+
+inline IOStream::BufferWait IOStream::wait_buffered(std::size_t min_bytes) noexcept {
+  return BufferWait(*this, min_bytes);
+}
 
 // ---- TLS -----------------------------------------------------------------------------------
 
