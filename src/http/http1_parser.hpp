@@ -44,6 +44,17 @@ struct HTTPHeadersAccess {
     if (entry.next != HTTPHeaders::kNone) return std::nullopt;
     return headers.value_of(entry);
   }
+  /// The bytes of the fields written as "Name: value\r\n" lines (each value with its name).
+  static std::size_t wire_size(const HTTPHeaders& headers) noexcept {
+    std::size_t size = 0;
+    const auto& entries = headers.entries_;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].last != HTTPHeaders::kErased) {
+        size += entries[i].name_size + entries[i].value_size + 4;
+      }
+    }
+    return size;
+  }
   /// Calls `fn(name, value)` for each field in iteration order, without the iterator's steps.
   template <class Fn>
   static void for_each_field(const HTTPHeaders& headers, Fn&& fn) {

@@ -369,19 +369,58 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
     reason = httputil::reason_phrase(code);
     if (reason.empty()) reason = "Unknown";
   }
-  // A first pass notes the fields that shape the framing and sums the head's size; the second
-  // writes it in one piece. (HTTPHeaders refuses unsafe names and values as they are added, with
-  // HTTPOutputError, so they are written as they are.)
+  if (detached_) {
+    // The exchange is over: nothing goes out, but the headers are checked as they would be.
+    std::uint64_t length = 0;
+    for (const std::string& value : headers.get_list("Content-Length")) {
+      if (!http1::parse_content_length(value, length)) {
+        throw HTTPOutputError("invalid Content-Length in the response headers");
+      }
+    }
+    headers_written_ = true;
+    return;
+  }
+  // The fields are written in one pass that also notes those shaping the framing; the lines
+  // the framing adds follow them. (HTTPHeaders refuses unsafe names and values as they are
+  // added, with HTTPOutputError, so they are written as they are.)
+  constexpr std::string_view kDate = "Date: ";
+  constexpr std::string_view kChunked = "Transfer-Encoding: chunked\r\n";
+  constexpr std::string_view kKeepAlive = "Connection: keep-alive\r\n";
+  constexpr std::string_view kClose = "Connection: close\r\n";
+  const std::string_view date = http_date_now();
+  // At most: the status line, the fields, a Date, the longest framing line, the blank line.
+  const std::size_t most = 9 + 3 + 1 + reason.size() + 2 +
+                           detail::HTTPHeadersAccess::wire_size(headers) + kDate.size() +
+                           date.size() + 2 + kChunked.size() + kKeepAlive.size() + 2;
+  std::string& out = core_->out;
+  if (out.capacity() < 512) take_output_buffer(out);
+  const std::size_t at = out.size();
+  out.resize(at + most);
+  char* p = out.data() + at;
+  auto put = [&p](std::string_view piece) {
+    header_words::copy_bytes(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  // Pieces of a known size: copied as constants.
+  auto put_fixed = [&p](std::string_view piece) {
+    std::memcpy(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  put_fixed("HTTP/1.1 "sv);
+  *p++ = static_cast<char>('0' + code / 100);  // three digits: 100 to 999
+  *p++ = static_cast<char>('0' + code / 10 % 10);
+  *p++ = static_cast<char>('0' + code % 10);
+  *p++ = ' ';
+  put(reason);
+  put_fixed("\r\n"sv);
   bool has_length = false;
   bool has_transfer_encoding = false;
   bool has_date = false;
   bool response_close = false;
   bool bad_length = false;
   std::uint64_t content_length = 0;
-  std::size_t fields_size = 0;
   detail::HTTPHeadersAccess::for_each_field(
       headers, [&](std::string_view name, std::string_view value) {
-        fields_size += name.size() + value.size() + 4;
         switch (name.size()) {
           case 4:
             has_date = has_date || iequals(name, "Date");
@@ -402,10 +441,16 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
           default:
             break;
         }
+        put(name);
+        put_fixed(": "sv);
+        put(value);
+        put_fixed("\r\n"sv);
       });
-  if (bad_length) throw HTTPOutputError("invalid Content-Length in the response headers");
+  if (bad_length) {
+    out.resize(at);
+    throw HTTPOutputError("invalid Content-Length in the response headers");
+  }
   headers_written_ = true;
-  if (detached_) return;  // the exchange is over: nothing goes out
 
   const bool bodiless = head_request_ || code == 204 || code == 304 || code < 200;
   chunking_ = !http10_ && !bodiless && !has_length && !has_transfer_encoding;
@@ -419,52 +464,16 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   const bool keep = request_keep_alive_ && !core_->params.no_keep_alive &&
                     !core_->close_requested && !response_close && delimited;
   if (!keep) core_->close_after = true;
-
-  constexpr std::string_view kDate = "Date: ";
-  constexpr std::string_view kChunked = "Transfer-Encoding: chunked\r\n";
-  constexpr std::string_view kKeepAlive = "Connection: keep-alive\r\n";
-  constexpr std::string_view kClose = "Connection: close\r\n";
-  const std::string_view date = has_date ? std::string_view() : http_date_now();
-  const bool add_keep_alive = keep && http10_;
-  const bool add_close = !keep && !response_close && !http10_;
-  const std::size_t size =
-      9 + 3 + 1 + reason.size() + 2 + fields_size +
-      (has_date ? 0 : kDate.size() + date.size() + 2) + (chunking_ ? kChunked.size() : 0) +
-      (add_keep_alive ? kKeepAlive.size() : 0) + (add_close ? kClose.size() : 0) + 2;
-  std::string& out = core_->out;
-  if (out.capacity() < 512) take_output_buffer(out);
-  const std::size_t at = out.size();
-  out.resize(at + size);
-  char* p = out.data() + at;
-  auto put = [&p](std::string_view piece) {
-    header_words::copy_bytes(p, piece.data(), piece.size());
-    p += piece.size();
-  };
-  put("HTTP/1.1 "sv);
-  *p++ = static_cast<char>('0' + code / 100);  // three digits: 100 to 999
-  *p++ = static_cast<char>('0' + code / 10 % 10);
-  *p++ = static_cast<char>('0' + code % 10);
-  *p++ = ' ';
-  put(reason);
-  put("\r\n"sv);
-  detail::HTTPHeadersAccess::for_each_field(headers,
-                                            [&](std::string_view name, std::string_view value) {
-                                              put(name);
-                                              *p++ = ':';
-                                              *p++ = ' ';
-                                              put(value);
-                                              *p++ = '\r';
-                                              *p++ = '\n';
-                                            });
   if (!has_date) {
-    put(kDate);
+    put_fixed(kDate);
     put(date);
-    put("\r\n"sv);
+    put_fixed("\r\n"sv);
   }
-  if (chunking_) put(kChunked);
-  if (add_keep_alive) put(kKeepAlive);
-  if (add_close) put(kClose);
-  put("\r\n"sv);
+  if (chunking_) put_fixed(kChunked);
+  if (keep && http10_) put_fixed(kKeepAlive);
+  if (!keep && !response_close && !http10_) put_fixed(kClose);
+  put_fixed("\r\n"sv);
+  out.resize(static_cast<std::size_t>(p - out.data()));
   if (!chunk.empty()) write_body(chunk);
   if (!core_->dispatching) core_->schedule_flush();
 }
