@@ -114,6 +114,39 @@ inline CasedWord case_word(std::uint64_t word, std::uint64_t carry, std::uint64_
   return {lower & ~((starts & letters) >> 2), dashes};
 }
 
+// Whether `name` is, byte for byte, one of the names most requests and responses carry, as they
+// are usually written (in Http-Header-Case): such a name is a valid token already in the case it
+// is stored in, so it is copied without the case conversion and its checks.
+inline bool is_common_name(std::string_view name) noexcept {
+  auto is = [&name](std::string_view known) {
+    return std::memcmp(name.data(), known.data(), known.size()) == 0;
+  };
+  switch (name.size()) {
+    case 4:
+      return is("Host") || is("Date") || is("Etag");
+    case 6:
+      return is("Server") || is("Accept") || is("Cookie") || is("Origin");
+    case 7:
+      return is("Referer");
+    case 10:
+      return is("Connection") || is("User-Agent") || is("Set-Cookie");
+    case 12:
+      return is("Content-Type");
+    case 13:
+      return is("Cache-Control") || is("Last-Modified");
+    case 14:
+      return is("Content-Length");
+    case 15:
+      return is("Accept-Encoding") || is("Accept-Language");
+    case 16:
+      return is("Content-Encoding");
+    case 17:
+      return is("Transfer-Encoding");
+    default:
+      return false;
+  }
+}
+
 // Writes `name` in Http-Header-Case to `out` if it is at least 4 bytes long and, if `kCheck`, made
 // of letters, digits and '-' only (nearly every name); returns false, with `out` undefined,
 // otherwise.

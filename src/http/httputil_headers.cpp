@@ -448,9 +448,12 @@ void HTTPHeaders::append_value(std::string_view name, std::string_view value) {
     entries_[head.last].next = slot;
     entries_[found].last = slot;
   } else {
+    const bool common = header_words::is_common_name(name);
     if (!has_room(1, name.size() + value.size())) [[unlikely]] {
       // A bad name must fail before anything changes, the heap bytes included.
-      if constexpr (kCheckName) check_output_name(name);
+      if constexpr (kCheckName) {
+        if (!common) check_output_name(name);
+      }
       if (entries_.data() == nullptr) {
         // The first field of a response: nothing to move, no text of ours to find again.
         reallocate(8, std::max<std::size_t>(128, name.size() + value.size()));
@@ -460,7 +463,9 @@ void HTTPHeaders::append_value(std::string_view name, std::string_view value) {
     }
     // Checked as it is written: nothing visible changes until `extend`.
     char* out = bytes_.data() + bytes_.size();
-    if (!write_plain_name<kCheckName>(name, out)) [[unlikely]] {
+    if (common) {
+      copy_bytes(out, name.data(), name.size());
+    } else if (!write_plain_name<kCheckName>(name, out)) [[unlikely]] {
       if constexpr (kCheckName) check_output_name(name);
       write_header_case(name, out);
     }

@@ -86,6 +86,55 @@ TEST(HTTPUtilTest, NamesAreCaseInsensitiveAndStoredInHttpHeaderCase) {
   EXPECT_EQ(normalize_header("a--b-"), "A--B-");
 }
 
+TEST(HTTPUtilTest, CommonNamesInAnyCaseAreStoredInHttpHeaderCase) {
+  // The usual names, as usually written, take a shortcut; other spellings of them must not.
+  const std::vector<std::string> names = {"Host",
+                                          "Date",
+                                          "Etag",
+                                          "Server",
+                                          "Accept",
+                                          "Cookie",
+                                          "Origin",
+                                          "Referer",
+                                          "Connection",
+                                          "User-Agent",
+                                          "Set-Cookie",
+                                          "Content-Type",
+                                          "Cache-Control",
+                                          "Last-Modified",
+                                          "Content-Length",
+                                          "Accept-Encoding",
+                                          "Accept-Language",
+                                          "Content-Encoding",
+                                          "Transfer-Encoding"};
+  for (const std::string& name : names) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string upper = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const std::string& spelling : {name, lower, upper}) {
+      HTTPHeaders headers;
+      headers.add(spelling, "v");
+      detail::HTTPHeadersAccess::add_validated(headers, spelling, "w");
+      std::vector<std::pair<std::string, std::string>> fields;
+      for (auto [n, v] : headers) fields.emplace_back(n, v);
+      ASSERT_EQ(fields.size(), 2u) << spelling;
+      EXPECT_EQ(fields[0].first, name) << spelling;
+      EXPECT_EQ(fields[1].first, name) << spelling;
+      EXPECT_EQ(headers.get(lower), "v,w") << spelling;
+    }
+  }
+  // Names as long as a common one but not it still have their case changed and are checked.
+  HTTPHeaders headers;
+  headers.add("HOSTS", "a");
+  headers.add("x-yz", "b");
+  std::vector<std::string> stored;
+  for (auto [n, v] : headers) stored.emplace_back(n);
+  EXPECT_EQ(stored, (std::vector<std::string>{"Hosts", "X-Yz"}));
+  EXPECT_THROW(headers.add("Hos ", "c"), HTTPOutputError);
+  EXPECT_THROW(headers.add("Date:", "c"), HTTPOutputError);
+}
+
 TEST(HTTPUtilTest, RepeatedNamesKeepAllValuesJoinedWithCommaAsTornado) {
   HTTPHeaders h;
   h.add("Set-Cookie", "A=B");

@@ -323,7 +323,7 @@ class IOStream {
   std::size_t user_filled_ = 0;
   std::optional<Future<std::string>> string_read_;
   std::optional<Future<std::size_t>> into_read_;  // read_into and fill_buffer
-  detail::PromiseBase* fill_waiter_ = nullptr;     // wait_buffered's coroutine
+  detail::PromiseBase* fill_waiter_ = nullptr;    // wait_buffered's coroutine
 
   struct PendingWrite {
     std::uint64_t end;  // the write is flushed once bytes_written_ reaches this
