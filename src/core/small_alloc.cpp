@@ -1,13 +1,15 @@
 #include "squall/core/detail/small_alloc.hpp"
 
-#include <cstdint>
 #include <new>
 
 namespace squall::detail {
+
+constinit thread_local SmallBlockCache tls_small_blocks{};
+
 namespace {
 
-constexpr std::size_t kGranule = 16;
-constexpr std::size_t kClasses = 64;        // blocks of 16 to 1024 bytes
+constexpr std::size_t kGranule = SmallBlockCache::kGranule;
+constexpr std::size_t kClasses = SmallBlockCache::kClasses;
 constexpr std::uint32_t kMaxCached = 1024;  // blocks kept per class and thread (up to 512 bytes)
 constexpr std::uint32_t kMaxCachedLarge = 256;  // and above: at most ~4 MiB cached in all
 
@@ -15,85 +17,53 @@ constexpr std::uint32_t max_cached(std::size_t c) {
   return c < 32 ? kMaxCached : kMaxCachedLarge;
 }
 
-struct FreeBlock {
-  FreeBlock* next;
-};
-
-// Trivially constructible and destructible, so the hot path needs no TLS init guard; the
-// releaser below empties it at thread exit.
-struct Cache {
-  FreeBlock* head[kClasses];
-  std::uint32_t count[kClasses];
-  bool releaser_registered;
-  bool released;  // the thread is exiting: free straight away
-};
-constinit thread_local Cache tls_cache{};
-
+// Empties the cache at thread exit, and sets the limits to zero: frees after that (from other
+// thread-local destructors) go straight to operator delete.
 struct CacheReleaser {
   ~CacheReleaser() {
+    SmallBlockCache& cache = tls_small_blocks;
     for (std::size_t c = 0; c < kClasses; ++c) {
-      while (FreeBlock* block = tls_cache.head[c]) {
-        tls_cache.head[c] = block->next;
+      cache.limit[c] = 0;
+      while (SmallBlockCache::FreeBlock* block = cache.head[c]) {
+        cache.head[c] = block->next;
         ::operator delete(block);
       }
-      tls_cache.count[c] = 0;
+      cache.count[c] = 0;
     }
-    tls_cache.released = true;
-    tls_cache.releaser_registered = false;
+    released = true;
   }
+  static thread_local bool released;
 };
+thread_local bool CacheReleaser::released = false;
 
-void register_releaser() {
+// Registers the releaser on the thread's first free, which opens the cache (its limits).
+void open_cache() {
   static thread_local CacheReleaser releaser;
   static_cast<void>(releaser);
-  tls_cache.releaser_registered = true;
+  SmallBlockCache& cache = tls_small_blocks;
+  for (std::size_t c = 0; c < kClasses; ++c) cache.limit[c] = max_cached(c);
 }
 
 }  // namespace
 
-void* small_allocate(std::size_t size) {
-  std::size_t c = (size - 1) / kGranule;
+void* small_allocate_slow(std::size_t size) {
+  const std::size_t c = (size - 1) / kGranule;
   if (c >= kClasses) return ::operator new(size);
-  if (FreeBlock* block = tls_cache.head[c]) {
-    tls_cache.head[c] = block->next;
-    --tls_cache.count[c];
-    return block;
-  }
   return ::operator new((c + 1) * kGranule);  // the class's full size: blocks are interchangeable
 }
 
-namespace {
-
-// The rare cases of small_deallocate, out of line so that its common path saves no registers:
-// a block too large for the cache, a full class, the thread's first free (which registers the
-// releaser) and frees during thread exit.
-[[gnu::noinline, gnu::cold]] void deallocate_slow(void* block, std::size_t c) noexcept {
-  if (c >= kClasses || tls_cache.released || tls_cache.count[c] >= max_cached(c)) {
-    ::operator delete(block);
-    return;
-  }
-  register_releaser();
-  auto* free_block = static_cast<FreeBlock*>(block);
-  free_block->next = tls_cache.head[c];
-  tls_cache.head[c] = free_block;
-  ++tls_cache.count[c];
-}
-
-}  // namespace
-
-void small_deallocate(void* block, std::size_t size) noexcept {
+void small_deallocate_slow(void* block, std::size_t size) noexcept {
   const std::size_t c = (size - 1) / kGranule;
-  // (`releaser_registered` is false again once the thread exits, so frees then take the slow
-  // path, which deletes.)
-  if (c < kClasses && tls_cache.releaser_registered && tls_cache.count[c] < max_cached(c))
-      [[likely]] {
-    auto* free_block = static_cast<FreeBlock*>(block);
-    free_block->next = tls_cache.head[c];
-    tls_cache.head[c] = free_block;
-    ++tls_cache.count[c];
+  SmallBlockCache& cache = tls_small_blocks;
+  if (c >= kClasses || CacheReleaser::released || cache.limit[c] != 0) {
+    ::operator delete(block);  // too large, the thread is exiting, or the class is full
     return;
   }
-  deallocate_slow(block, c);
+  open_cache();  // the thread's first free
+  auto* free_block = static_cast<SmallBlockCache::FreeBlock*>(block);
+  free_block->next = cache.head[c];
+  cache.head[c] = free_block;
+  ++cache.count[c];
 }
 
 }  // namespace squall::detail

@@ -52,6 +52,35 @@ TEST(HTTP1ParserTest, ParsesARequestLineAndHeaders) {
   EXPECT_EQ(p.head.framing, BodyFraming::kNone);
 }
 
+TEST(HTTP1ParserTest, ATargetWithASpaceOrAControlCharacterAnywhereIsRefused) {
+  // Targets of every length up to 40, with each forbidden byte at each place: the check goes
+  // 8 bytes at a time and must miss none.
+  for (std::size_t length = 1; length <= 40; ++length) {
+    const std::string clean = "/" + std::string(length - 1, 'a');
+    std::string request = "GET " + clean + " HTTP/1.1\r\nHost: h\r\n\r\n";
+    Parsed ok = parse(request);
+    ASSERT_EQ(ok.status, RequestParser::Status::kDone) << request;
+    EXPECT_EQ(ok.head.target, clean);
+    for (std::size_t at = 1; at < length; ++at) {
+      for (const char bad : {' ', '\t', '\x7f', '\x01', '\x1f', '\0'}) {
+        std::string target = clean;
+        target[at] = bad;
+        expect_rejected("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+      }
+      std::string high = clean;  // bytes past ASCII are the application's to judge
+      high[at] = '\xc3';
+      EXPECT_EQ(parse("GET " + high + " HTTP/1.1\r\nHost: h\r\n\r\n").status,
+                RequestParser::Status::kDone)
+          << length << " " << at;
+    }
+  }
+  // The version's last space is found the same way whether the line ends as usual or not.
+  expect_rejected("GET / HTTP/1. \r\nHost: h\r\n\r\n", 400);
+  expect_rejected("GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+  EXPECT_EQ(parse("GET / HTTP/1.0\r\n\r\n").head.version_minor, 0);
+  EXPECT_EQ(parse("GET / HTTP/1.7\r\nHost: h\r\n\r\n").head.version_minor, 1);
+}
+
 TEST(HTTP1ParserTest, AnIncompleteHeadAsksForMore) {
   EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\n").status, RequestParser::Status::kIncomplete);
   EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\n\r").status, RequestParser::Status::kIncomplete);
@@ -95,7 +124,8 @@ TEST(HTTP1ParserTest, EmptyLinesBeforeTheRequestLineAreIgnored) {
 
 TEST(HTTP1ParserTest, LongTargetsAndValuesWithinTheLimitAreAccepted) {
   std::string target = "/" + std::string(7999, 'a');
-  Parsed p = parse("GET " + target + " HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(8192, 'v') + "\r\n\r\n");
+  Parsed p = parse("GET " + target + " HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(8192, 'v') +
+                   "\r\n\r\n");
   ASSERT_EQ(p.status, RequestParser::Status::kDone) << p.error.message;
   EXPECT_EQ(p.head.target.size(), 8000u);
 }
@@ -154,7 +184,8 @@ TEST(HTTP1ParserTest, ContentLengthFramesTheBody) {
   ASSERT_EQ(p.status, RequestParser::Status::kDone);
   EXPECT_EQ(p.head.framing, BodyFraming::kContentLength);
   EXPECT_EQ(p.head.content_length, 5u);
-  Parsed same = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
+  Parsed same =
+      parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n");
   ASSERT_EQ(same.status, RequestParser::Status::kDone);
   EXPECT_EQ(same.head.content_length, 5u);
   Parsed zero = parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
@@ -164,9 +195,11 @@ TEST(HTTP1ParserTest, ContentLengthFramesTheBody) {
 TEST(HTTP1ParserTest, InvalidOrConflictingContentLengthsAre400) {
   for (std::string_view value :
        {"0x5", "abc", "", "5 5", "5.0", "5;", "-5", "+5", "99999999999999999999999"}) {
-    expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::string(value) + "\r\n\r\n", 400);
+    expect_rejected(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::string(value) + "\r\n\r\n", 400);
   }
-  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400);
+  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                  400);
   expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n", 400);
 }
 
@@ -174,21 +207,25 @@ TEST(HTTP1ParserTest, TransferEncodingRulesStopSmuggling) {
   Parsed p = parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n");
   ASSERT_EQ(p.status, RequestParser::Status::kDone);
   EXPECT_EQ(p.head.framing, BodyFraming::kChunked);
-  expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-                  400);
+  expect_rejected(
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
   expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400);
   expect_rejected(
-      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n",
+      400);
   expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
   expect_rejected("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501);
 }
 
 TEST(HTTP1ParserTest, KeepAliveFollowsVersionAndConnection) {
   EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").head.keep_alive);
-  EXPECT_FALSE(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n").head.keep_alive);
+  EXPECT_FALSE(
+      parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n").head.keep_alive);
   EXPECT_TRUE(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
   EXPECT_EQ(parse("GET / HTTP/1.0\r\n\r\n").status, RequestParser::Status::kDone);
-  EXPECT_TRUE(parse("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").head.expect_continue);
+  EXPECT_TRUE(
+      parse("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").head.expect_continue);
   EXPECT_FALSE(parse("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").head.expect_continue);
 }
 
