@@ -388,7 +388,9 @@ void RequestConnection::write_headers(const ResponseStartLine& start_line,
   constexpr std::string_view kKeepAlive = "Connection: keep-alive\r\n";
   constexpr std::string_view kClose = "Connection: close\r\n";
   const std::string_view date = http_date_now();
-  // At most: the status line, the fields, a Date, the longest framing line, the blank line.
+  // At most: the status line, the fields, a Date, the framing lines (Transfer-Encoding with
+  // Connection: close or, for HTTP/1.0, Connection: keep-alive alone: the sum below is more than
+  // either) and the blank line.
   const std::size_t most = 9 + 3 + 1 + reason.size() + 2 +
                            detail::HTTPHeadersAccess::wire_size(headers) + kDate.size() +
                            date.size() + 2 + kChunked.size() + kKeepAlive.size() + 2;
